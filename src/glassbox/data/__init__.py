@@ -1,0 +1,1 @@
+"""Data sources, IDX parsing and preprocessing."""

@@ -1,0 +1,114 @@
+"""Turn raw images into the 20x20 feature vectors, splits and the binary 0/1 set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from glassbox.errors import DataError
+from glassbox.params import PreprocessParams
+
+
+@dataclass
+class Split:
+    """Flattened float32 images in [0, 1] and uint8 labels for training and testing."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"x_train": self.x_train, "y_train": self.y_train, "x_test": self.x_test, "y_test": self.y_test}
+
+
+def area_matrix(source_size: int, target_size: int) -> np.ndarray:
+    """Return the (target, source) matrix that averages source pixels by overlapping area.
+
+    Output pixel i covers the interval [i, i + 1) * source / target of the input; each
+    input pixel contributes in proportion to how much of it lies inside that interval.
+    """
+    scale = source_size / target_size
+    matrix = np.zeros((target_size, source_size), dtype=np.float64)
+    for i in range(target_size):
+        start, stop = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(start)), min(int(np.ceil(stop)), source_size)):
+            matrix[i, j] = min(stop, j + 1) - max(start, j)
+    return matrix / scale
+
+
+def resize_area(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize uint8 images (n, h, w) to float32 (n, size, size) in [0, 1] by area averaging."""
+    rows = area_matrix(images.shape[1], size).astype(np.float32)
+    columns = area_matrix(images.shape[2], size).astype(np.float32)
+    scaled = images.astype(np.float32) / 255.0
+    # Two small matrix products per image: out = rows @ image @ columns.T.
+    out = np.matmul(np.matmul(rows, scaled), columns.T)
+    return np.clip(out, 0.0, 1.0)
+
+
+def crop_border(images: np.ndarray, size: int) -> np.ndarray:
+    """Cut the centre size x size square out of each image and scale it to [0, 1]."""
+    height, width = images.shape[1:]
+    if height < size or width < size:
+        raise DataError(f"preprocess.resize: crop needs images of at least {size}x{size}, got {height}x{width}")
+    top, left = (height - size) // 2, (width - size) // 2
+    return images[:, top : top + size, left : left + size].astype(np.float32) / 255.0
+
+
+def to_features(images: np.ndarray, params: PreprocessParams) -> np.ndarray:
+    """Return (n, size*size) float32 features from uint8 images."""
+    if params.resize == "area":
+        small = resize_area(images, params.size)
+    else:
+        small = crop_border(images, params.size)
+    return small.reshape(len(images), -1)
+
+
+def split(
+    features: np.ndarray,
+    labels: np.ndarray,
+    is_test: np.ndarray,
+    official_split: bool,
+    params: PreprocessParams,
+) -> Split:
+    """Keep the official split when there is one, else draw a stratified split with a fixed seed."""
+    if official_split:
+        return Split(features[~is_test], labels[~is_test], features[is_test], labels[is_test])
+    from sklearn.model_selection import train_test_split
+
+    try:
+        x_train, x_test, y_train, y_test = train_test_split(
+            features,
+            labels,
+            test_size=params.test_fraction,
+            random_state=params.split_seed,
+            stratify=labels,
+        )
+    except ValueError as error:
+        raise DataError(f"preprocess.test_fraction={params.test_fraction}: cannot split {len(labels)} images ({error})") from None
+    return Split(x_train, y_train, x_test, y_test)
+
+
+def binary_subset(data: Split, per_class: int) -> Split:
+    """Keep the first ``per_class`` training images of digits 0 and 1, and every 0 and 1 of the test set.
+
+    Labels stay 0 and 1, which is also the target of the single sigmoid output.
+    """
+    train_index = np.concatenate([np.flatnonzero(data.y_train == digit)[:per_class] for digit in (0, 1)])
+    train_index.sort()
+    test_index = np.flatnonzero(data.y_test <= 1)
+    for digit in (0, 1):
+        if not np.any(data.y_train[train_index] == digit):
+            raise DataError(f"binary set: no training images of digit {digit}")
+    return Split(data.x_train[train_index], data.y_train[train_index], data.x_test[test_index], data.y_test[test_index])
+
+
+def live_pixels(x_train: np.ndarray) -> np.ndarray:
+    """Return a boolean mask of the pixels that are not constant over the training images.
+
+    A constant pixel (usually always 0 at the border) never moves its first-layer weights,
+    so scores computed on it would measure initial noise.
+    """
+    return x_train.max(axis=0) > x_train.min(axis=0)

@@ -1,0 +1,1 @@
+"""Analyses of what a trained model learned: weights, focus, pathways and attributions."""
