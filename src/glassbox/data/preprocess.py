@@ -40,24 +40,32 @@ def area_matrix(source_size: int, target_size: int) -> np.ndarray:
     return matrix / scale
 
 
-def resize_area(images: np.ndarray, size: int, *, chunk: int = 2048) -> np.ndarray:
+# resize_area takes as many images per step as fit in about 1 MB of float64, so that the
+# batch stays in the CPU cache during the sparse product. On a 2-core Xeon with 2 MB of L2
+# per core, 70,000 28x28 images took 0.14-0.2 s in batches of 128-256 and 0.6-0.9 s in
+# batches of 2,048-8,192.
+_BATCH_BYTES = 1 << 20
+
+
+def resize_area(images: np.ndarray, size: int, *, chunk: int | None = None) -> np.ndarray:
     """Resize uint8 images (n, h, w) to float32 (n, size, size) in [0, 1] by area averaging.
 
-    Area averaging is linear, so each flattened image is multiplied by one sparse
-    (h*w, size*size) matrix whose columns hold the weights ``rows[i] x columns[j] / 255``
-    (at most 9 non-zero weights each for 28 -> 20). The sums run in float64 in a fixed
-    order and are rounded to float32 once, so the same images give the same bytes.
-    Working on ``chunk`` images at a time bounds the temporary float64 copy (13 MB for
-    2048 images of 28x28). On a 2-core machine, 2048 ran faster than 8192 or 16384.
+    Area averaging is linear, so one sparse (size*size, h*w) matrix, with the weights
+    ``rows[i] * columns[j] / 255`` (at most 9 per output pixel for 28 -> 20), maps every
+    flattened image at once. The sums run in float64 in a fixed order and are rounded to
+    float32 once, so the same images give the same bytes whatever ``chunk`` is.
     """
     count, height, width = images.shape
     weights = sparse.kron(
         sparse.csr_matrix(area_matrix(height, size)), sparse.csr_matrix(area_matrix(width, size))
-    ).T.tocsr() / 255.0
+    ).tocsr() / 255.0
+    chunk = chunk or max(1, _BATCH_BYTES // (height * width * 8))
+    flat = images.reshape(count, height * width)
     out = np.empty((count, size * size), dtype=np.float32)
     for start in range(0, count, chunk):
-        batch = images[start : start + chunk].reshape(-1, height * width).astype(np.float64)
-        out[start : start + len(batch)] = batch @ weights
+        # One image per column, so that each weight scales a contiguous row of the batch.
+        batch = flat[start : start + chunk].T.astype(np.float64, order="C")
+        out[start : start + chunk] = (weights @ batch).T
     np.clip(out, 0.0, 1.0, out=out)
     return out.reshape(count, size, size)
 
