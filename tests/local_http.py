@@ -85,7 +85,9 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 time.sleep(reply.stall_s)
                 body = body[reply.stall_after :]
-            self.wfile.write(body)
+            # Chunks keep each sendall short: a socket timeout limits one whole sendall call.
+            for start in range(0, len(body), 1 << 16):
+                self.wfile.write(body[start : start + (1 << 16)])
             if reply.cut_after is not None:
                 self.close_connection = True
 
