@@ -15,6 +15,7 @@ import logging
 import shutil
 import socket
 import urllib.error
+import urllib.request
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -119,7 +120,8 @@ def _fetch(
             # NOTE: pandas 3.1 gives a column read with dtype "category" integer categories when
             # its values look like numbers, and scikit-learn 1.9.1's pandas parser then fails
             # with a TypeError in strip_single_quotes. Reading the label column as strings skips
-            # that path; labels_from_openml converts and checks them.
+            # that path; labels_from_openml converts and checks them. This mapping replaces
+            # scikit-learn's own, so pandas infers the type of every other column.
             read_csv_kwargs={"dtype": {label_column: "str"}},
             # scikit-learn 1.9 accepts 1 retry at least; it waits `delay` seconds between tries.
             n_retries=max(retries, 1),
@@ -148,8 +150,11 @@ def _check_host_resolves(label: str, cache: Path) -> None:
     """Raise DataError at once when nothing is cached and OpenML's host name does not resolve.
 
     scikit-learn would otherwise retry the failed name lookup with pauses in between,
-    although a missing network does not come back within seconds.
+    although a missing network does not come back within seconds. Behind a proxy
+    (HTTPS_PROXY and the like) the proxy resolves the name, so nothing is checked here.
     """
+    if urllib.request.getproxies():
+        return
     host = openml_host()
     try:
         socket.getaddrinfo(host, 443)

@@ -82,13 +82,16 @@ def _fetch_one(name: str, params: DataParams, cache_dir: Path, backoff_s: float)
 
 
 def _fetch_auto(params: DataParams, cache_dir: Path, backoff_s: float) -> RawDataset:
+    # The notes in source.json name the failed sources but leave the reasons to the log:
+    # a reason such as a timeout changes from run to run, and a changed source.json would
+    # make DVC re-run preprocessing and every training stage on the same data.
     failures = []
     for name in ("openml", "mirror"):
         try:
             dataset = _fetch_one(name, params, cache_dir, backoff_s)
         except DataError as error:
             log.warning("source %s failed: %s", name, error)
-            failures.append(f"{name}: {error}")
+            failures.append(f"{name} failed; the fetch stage's log gives the reason")
             continue
         dataset.notes.extend(f"auto: {failure}" for failure in failures)
         return dataset
