@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -104,8 +105,10 @@ def test_known_releases_identified_by_content():
     assert identify_release(mixed) == UNKNOWN_RELEASE
 
 
-@pytest.mark.skipif(not (__import__("pathlib").Path(FASHION_MNIST_DIR) / "train-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not (Path(FASHION_MNIST_DIR) / "train-images-idx3-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_debian_fashion_mnist_read_unchanged(tmp_path):
     dataset = fetch(params("idx", idx_dir=FASHION_MNIST_DIR), tmp_path)
 
@@ -325,7 +328,7 @@ def test_embedded_sample_has_no_official_split(tmp_path):
 def failing_openml(server, monkeypatch):
     """Point scikit-learn's OpenML loader at the local server, which returns 503 for the search."""
     monkeypatch.setattr(_openml, "_SEARCH_NAME", server.url + "/openml/list/{}")
-    server.script(f"/openml/list/mnist_784/data_version/1", Reply(status=503))
+    server.script("/openml/list/mnist_784/data_version/1", Reply(status=503))
     return server
 
 
