@@ -82,8 +82,8 @@ def _fetch_one(name: str, params: DataParams, cache_dir: Path, backoff_s: float)
 
 
 def _fetch_auto(params: DataParams, cache_dir: Path, backoff_s: float) -> RawDataset:
-    # The notes in source.json name the failed sources but leave the reasons to the log:
-    # a reason such as a timeout changes from run to run, and a changed source.json would
+    # The notes in source.json name the failed sources and leave the reasons to the log.
+    # A reason such as a timeout changes from run to run, and a changed source.json would
     # make DVC re-run preprocessing and every training stage on the same data.
     failures = []
     for name in ("openml", "mirror"):
