@@ -76,7 +76,11 @@ def read_images(path: str | Path) -> np.ndarray:
 
 def read_labels(path: str | Path) -> np.ndarray:
     """Read an IDX label file into a uint8 array of shape (n,), checking labels are 0-9."""
-    labels = parse_idx(read_bytes(path), path, LABELS_MAGIC)
+    return check_labels(parse_idx(read_bytes(path), path, LABELS_MAGIC), path)
+
+
+def check_labels(labels: np.ndarray, path: str | Path) -> np.ndarray:
+    """Return ``labels`` unchanged, or raise DataError naming the first label outside 0-9."""
     if labels.size and labels.max() > 9:
         bad = int(np.argmax(labels > 9))
         raise DataError(f"{path}: label {labels[bad]} at index {bad} is outside 0-9")
@@ -92,6 +96,7 @@ def encode_idx(array: np.ndarray) -> bytes:
 
 
 def write_idx(path: str | Path, array: np.ndarray, *, compress: bool = False) -> None:
+    """Write a uint8 array as an IDX file, gzipped (with a fixed timestamp) if ``compress``."""
     content = encode_idx(array)
     if compress:
         content = gzip.compress(content, mtime=0)

