@@ -155,6 +155,16 @@ def test_sample_warning_only_below_full_mnist(tmp_path):
     assert "official split 60,000 training / 10,000 test" in full_table
 
 
+def test_pixel_maps_name_their_target(tmp_path):
+    summaries, results = write_ablation(tmp_path, {"baseline": [0.9], "l1_only": [0.9]})
+
+    table = markdown_report(summaries, results, SAMPLE_SOURCE)
+
+    assert "## Pixels pushing toward class 4 (linear pathway)" in table
+    assert "| baseline, seed 0, toward class 4 | l1_only, seed 0, toward class 4 |" in table
+    assert "![l1_only: pixel heat map](variants/l1_only/seed0/pathway_pixels.png)" in table
+
+
 def test_missing_metrics_file_named(tmp_path):
     write_ablation(tmp_path, {"baseline": [0.9]})
 
@@ -211,7 +221,8 @@ def test_html_embeds_every_image(tmp_path):
     sources = re.findall(r'<img[^>]* src="([^"]*)"', page)
     assert len(sources) == 2 + 2 * 2  # two charts, two figures per variant
     assert all(source.startswith("data:image/png;base64,") for source in sources)
-    assert "http://" not in page and "https://" not in page
+    assert "http://" not in page
+    assert "https://" not in page
 
 
 def test_report_same_bytes_twice(tmp_path):

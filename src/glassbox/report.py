@@ -27,6 +27,7 @@ INTERPRETATION_DIR = Path("reports") / "variants"
 INTERPRETATION_FILE = "interpretation.json"
 FOCUSED_NEURONS_PNG = "most_focused_neurons.png"
 PATHWAY_PIXELS_PNG = "pathway_pixels.png"
+FULL_MNIST_IMAGES = 70_000
 
 # The numbers averaged over seeds, in table order: key and column title.
 QUANTITIES = [
@@ -44,8 +45,8 @@ QUANTITIES = [
 def interpretation_summary(path: str | Path) -> dict:
     """Read the numbers the report shows from one interpretation.json; a key the file lacks becomes None.
 
-    This is the only place that knows the layout of interpretation.json, so a renamed
-    key is adapted here alone.
+    No other function reads interpretation.json, so a renamed key needs a change here
+    alone.
     """
     path = Path(path)
     try:
@@ -60,8 +61,8 @@ def interpretation_summary(path: str | Path) -> dict:
         "focus_mean": _lookup(numbers, "focus", "mean"),
         "focus_max": _lookup(numbers, "focus", "max"),
         "pathway_target": _lookup(numbers, "pathway", "target"),
-        # NOTE: the keys below are expected from the multi-region and faithfulness
-        # analyses; until interpretation.json has them the report shows "n/a".
+        # NOTE: the multi-region and faithfulness analyses are expected to write the two
+        # keys below. Until interpretation.json has them, the report shows n/a.
         "n_multi_region": _lookup(numbers, "regions", "n_multi_region"),
         "faithfulness": _lookup(numbers, "faithfulness", "verdict"),
     }
@@ -78,7 +79,7 @@ def _lookup(numbers: dict, *keys: str):
 
 @dataclass
 class ModelResult:
-    """What one trained model (one variant, one seed) left on disk."""
+    """The results of one trained model (one variant, one seed), as read from its files."""
 
     variant: str
     seed: int
@@ -137,10 +138,6 @@ class VariantSummary:
     spreads: dict[str, Spread] = field(default_factory=dict)
     faithfulness: str = "n/a"
 
-    @property
-    def seeds(self) -> list[int]:
-        return [result.seed for result in self.results]
-
 
 def summarize(results: list[ModelResult], settings: dict[str, Variant]) -> list[VariantSummary]:
     """Group the results by variant, in first-seen order, with each quantity's spread over seeds."""
@@ -191,9 +188,6 @@ def data_statement(source: dict) -> str:
     return sentence + f", sha256 {source['digest'][:12]})."
 
 
-FULL_MNIST_IMAGES = 70_000
-
-
 def sample_warning(source: dict) -> str | None:
     """Return a warning when the data is smaller than full MNIST, so a sample result is never read as one."""
     if source["n_images"] >= FULL_MNIST_IMAGES:
@@ -205,7 +199,7 @@ def sample_warning(source: dict) -> str | None:
 
 
 def summary_metrics(summaries: list[VariantSummary]) -> dict[str, dict[str, float | int]]:
-    """Return ``{variant: {quantity_mean, quantity_std, n_seeds}}``, the numbers DVC and MLflow record.
+    """Return ``{variant: {quantity_mean, quantity_std, n_seeds}}``, for reports/ablation.json and MLflow.
 
     A standard deviation is left out when fewer than two seeds have the quantity, and a
     quantity no seed has is left out entirely.
@@ -224,7 +218,7 @@ def summary_metrics(summaries: list[VariantSummary]) -> dict[str, dict[str, floa
 
 
 def _round(value: float) -> float:
-    # Twelve significant digits: stable text in the metrics file across platforms.
+    # Twelve significant digits keep reports/ablation.json readable, and the digits beyond are float noise.
     return float(f"{value:.12g}") if math.isfinite(value) else value
 
 

@@ -1,6 +1,6 @@
 """The ablation as one self-contained web page (reports/index.html).
 
-Every image is embedded as a data URI and the page holds no script, so it works opened
+Every image is embedded as a data URI and the page contains no script, so it works opened
 as a file with no server. Its Content-Security-Policy forbids loading anything but
 those data URIs, so a browser makes no request beyond the file itself. Every inserted
 text is HTML-escaped, and the same inputs give the same bytes.
@@ -41,8 +41,9 @@ h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 .warning { background: #fff3cd; border: 1px solid #e0b000; padding: 0.6rem 0.8rem; border-radius: 4px; font-weight: 600; }
 .note { color: #555; font-size: 0.9rem; }
 table { border-collapse: collapse; font-size: 0.85rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; white-space: nowrap; }
-th { background: #f3f3f3; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
+td { white-space: nowrap; }
+th { background: #f3f3f3; vertical-align: bottom; }
 td:first-child, th:first-child { text-align: left; }
 .wide { overflow-x: auto; }
 .gallery { display: grid; gap: 1rem; align-items: start; }
@@ -134,7 +135,7 @@ def _gallery(kind: str, summaries: list[VariantSummary], filename: str, what: st
     """Place one figure per variant side by side, each from the variant's first seed."""
     lines = [f'<div class="gallery {kind}">']
     for summary in summaries:
-        caption = figure_caption(summary)
+        caption = figure_caption(summary, filename)
         source = summary.results[0].folder / filename
         lines.append(
             f'<figure><img src="{data_uri(source)}" alt="{escape(f"{summary.variant}: {what}")}">'

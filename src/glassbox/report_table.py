@@ -16,7 +16,7 @@ from glassbox.report import (
 
 MISSING = "n/a"
 
-# How each quantity is printed: decimals, and whether it is a share shown in percent.
+# Print format of each quantity: decimals, and whether it is a share shown in percent.
 FORMATS = {
     "test_accuracy": (4, False),
     "test_loss": (4, False),
@@ -86,10 +86,14 @@ def model_cells(result: ModelResult) -> list[str]:
     ]
 
 
-def figure_caption(summary: VariantSummary) -> str:
-    """Return the caption under a variant's figures: which model they come from."""
+def figure_caption(summary: VariantSummary, filename: str) -> str:
+    """Return the caption of a variant's figure: which model it comes from, and for a pixel map its target."""
     first = summary.results[0]
-    return f"{summary.variant}, seed {first.seed}"
+    caption = f"{summary.variant}, seed {first.seed}"
+    target = first.interpretation["pathway_target"]
+    if filename == PATHWAY_PIXELS_PNG and target is not None:
+        caption += f", toward {target}"
+    return caption
 
 
 def pathway_title(summaries: list[VariantSummary]) -> str:
@@ -141,7 +145,7 @@ def _escape_cell(text: str) -> str:
 
 def _image_row(summaries: list[VariantSummary], filename: str, what: str) -> list[str]:
     """Return a one-row Markdown table with one variant's figure per column."""
-    header = [figure_caption(summary) for summary in summaries]
+    header = [figure_caption(summary, filename) for summary in summaries]
     cells = []
     for summary in summaries:
         first = summary.results[0]
