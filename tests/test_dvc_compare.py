@@ -18,7 +18,7 @@ import yaml
 from mlflow import MlflowClient
 
 from browser import chromium_or_skip, render
-from conftest import copy_project, dvc, set_params
+from conftest import copy_project, dvc, set_params, stages_run
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def git(root, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
-    """A committed one-seed pipeline, then an experiment that adds seed 1; return (root, experiment name)."""
+    """A committed one-seed pipeline, then an experiment that adds seed 1; return (root, experiment name, stages run)."""
     root = copy_project(tmp_path_factory.mktemp("compare"))
     all_variants = yaml.safe_load((root / "params.yaml").read_text())["variants"]
     set_params(root, {
@@ -49,11 +49,18 @@ def experiment(tmp_path_factory):
     result = dvc(root, "exp", "run", "-S", "train.seeds=[0,1]")
 
     name = next(line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("Ran experiment(s):"))
-    return root, name
+    return root, name, stages_run(result.stdout)
+
+
+def test_exp_run_trains_only_new_seed(experiment):
+    _, _, stages = experiment
+
+    new_seed = {f"{stage}@{variant}-1" for stage in ("train", "interpret") for variant in VARIANTS}
+    assert stages == new_seed | {"compare"}
 
 
 def test_metrics_show_lists_every_model(experiment):
-    root, _ = experiment
+    root, _, _ = experiment
 
     table = dvc(root, "metrics", "show").stdout
     shown = json.loads(dvc(root, "metrics", "show", "--json").stdout)[""]["data"]
@@ -64,7 +71,7 @@ def test_metrics_show_lists_every_model(experiment):
 
 
 def test_params_diff_shows_the_new_seed(experiment):
-    root, _ = experiment
+    root, _, _ = experiment
 
     changed = json.loads(dvc(root, "params", "diff", "--json").stdout)["params.yaml"]
     every = dvc(root, "params", "diff", "--all").stdout
@@ -75,7 +82,7 @@ def test_params_diff_shows_the_new_seed(experiment):
 
 
 def test_metrics_diff_names_every_model(experiment):
-    root, _ = experiment
+    root, _, _ = experiment
 
     table = dvc(root, "metrics", "diff", "--all").stdout
     diff = json.loads(dvc(root, "metrics", "diff", "--all", "--json").stdout)
@@ -88,13 +95,13 @@ def test_metrics_diff_names_every_model(experiment):
 
 
 def test_plots_diff_draws_every_model(experiment):
-    root, _ = experiment
+    root, _, _ = experiment
 
     plots = json.loads(dvc(root, "plots", "diff", "--json").stdout)["data"]
 
     for variant, seed in MODELS:
         assert f"plots/history/{variant}/seed{seed}.csv" in plots
-    # One chart holds every model's validation loss, of both revisions.
+    # One chart contains every model's validation loss, of both revisions.
     [chart] = plots["plots/val_loss.csv"]
     assert chart["content"]["title"]["text"] == "Validation loss of every model"
     points = chart["content"]["data"]["values"]
@@ -105,7 +112,7 @@ def test_plots_diff_draws_every_model(experiment):
 
 
 def test_plots_diff_writes_html(experiment, tmp_path):
-    root, _ = experiment
+    root, _, _ = experiment
 
     dvc(root, "plots", "diff", "-o", str(tmp_path / "dvc_plots"))
 
@@ -116,7 +123,7 @@ def test_plots_diff_writes_html(experiment, tmp_path):
 
 
 def test_exp_show_lists_every_model(experiment):
-    root, name = experiment
+    root, name, _ = experiment
 
     rows = list(csv.DictReader(io.StringIO(dvc(root, "exp", "show", "--csv").stdout)))
 
@@ -131,7 +138,7 @@ def client_for(root) -> MlflowClient:
 
 
 def test_every_model_run_has_same_metric_names(experiment):
-    root, _ = experiment
+    root, _, _ = experiment
     client = client_for(root)
     experiment_id = client.get_experiment_by_name("glassbox-ablation").experiment_id
 
@@ -144,7 +151,7 @@ def test_every_model_run_has_same_metric_names(experiment):
 
 
 def test_summary_run_holds_report(experiment):
-    root, _ = experiment
+    root, _, _ = experiment
     client = client_for(root)
     record = json.loads((root / "mlflow-store" / "runs" / "ablation.json").read_text())
 
@@ -163,7 +170,7 @@ def test_summary_run_holds_report(experiment):
 
 
 def test_report_page_shows_every_variant(experiment, tmp_path):
-    root, _ = experiment
+    root, _, _ = experiment
     chromium_or_skip()
 
     page = render(root / "reports" / "index.html", tmp_path / "index.png")
