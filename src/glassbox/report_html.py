@@ -43,6 +43,8 @@ h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 table { border-collapse: collapse; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
 td { white-space: nowrap; }
+#summary td:nth-child(2) { white-space: normal; min-width: 9rem; }
+#summary td:nth-child(2), #summary th:nth-child(2) { text-align: left; }
 th { background: #f3f3f3; vertical-align: bottom; }
 td:first-child, th:first-child { text-align: left; }
 .wide { overflow-x: auto; }
