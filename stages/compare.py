@@ -1,39 +1,63 @@
-"""Stage compare: the ablation table and figure over every variant and seed."""
+"""Stage compare: the ablation over every variant and seed, as a table, figures, a web page and an MLflow run."""
 
 import mlflow
 
-from glassbox import figures, tracking
-from glassbox.atomic import atomic_file
+from glassbox import tracking
 from glassbox.cli import run_stage
 from glassbox.data.raw import load_source
-from glassbox.params import load_params, mlflow_params
-from glassbox.report import accuracy_figure, collect_rows, markdown_table
+from glassbox.params import load_params, mlflow_params, train_params, variant_names, variant_params
+from glassbox.report import (
+    FOCUSED_NEURONS_PNG,
+    PATHWAY_PIXELS_PNG,
+    collect_results,
+    model_rows,
+    save_val_loss_csv,
+    summarize,
+    summary_metrics,
+)
+from glassbox.report_files import write_report
 
 SOURCE_JSON = "data/raw/source.json"
-TABLE_MD = "reports/ablation.md"
-FIGURE_PNG = "reports/ablation.png"
+REPORTS_DIR = "reports"
+VAL_LOSS_CSV = "plots/val_loss.csv"
 
 
 def main() -> None:
-    experiment = mlflow_params(load_params()).experiment
+    raw = load_params()
+    variants = variant_names(raw)
+    settings = {name: variant_params(raw, name) for name in variants}
+    seeds = list(train_params(raw).seeds)
+    experiment = mlflow_params(raw).experiment
 
-    rows = collect_rows("metrics", "reports/variants")
     source = load_source(SOURCE_JSON)
+    results = collect_results(variants, seeds)
 
-    table = markdown_table(rows, source)
-    figure = accuracy_figure(rows, source)
+    summaries = summarize(results, settings)
 
-    with atomic_file(TABLE_MD) as temporary:
-        temporary.write_text(table)
-    figures.save(figure, FIGURE_PNG)
+    files = write_report(summaries, results, source, REPORTS_DIR)
+    save_val_loss_csv(results, VAL_LOSS_CSV)
 
     store = tracking.configure()
     experiment_id = tracking.ensure_experiment(experiment, store)
-    tags = {"glassbox.ablation": "true", "data.source": source["source"], "data.digest": source["digest"], "git.commit": tracking.git_commit()}
+    tags = {
+        "glassbox.ablation": "true",
+        "data.source": source["source"],
+        "data.description": source["description"],
+        "data.digest": source["digest"],
+        "git.commit": tracking.git_commit(),
+        "dvc.stage": "compare",
+    }
+    numbers = summary_metrics(summaries)
     with tracking.run(experiment_id, name="ablation", tags=tags) as active:
-        mlflow.log_artifact(TABLE_MD)
-        mlflow.log_artifact(FIGURE_PNG)
-        mlflow.log_dict({"runs": rows}, "ablation.json")
+        for path in [*files.all(), VAL_LOSS_CSV]:
+            mlflow.log_artifact(str(path))
+        # Under the same relative paths as in ablation.md, so that its image links work among the artifacts.
+        for summary in summaries:
+            folder = summary.results[0].folder
+            for figure in (FOCUSED_NEURONS_PNG, PATHWAY_PIXELS_PNG):
+                mlflow.log_artifact(str(folder / figure), artifact_path=folder.relative_to(REPORTS_DIR).as_posix())
+        mlflow.log_dict({"models": model_rows(results)}, "models.json")
+        mlflow.log_metrics({f"{variant}/{key}": value for variant, values in numbers.items() for key, value in values.items()})
     tracking.write_run_record("ablation", active.info.run_id, experiment_id)
 
 

@@ -8,7 +8,7 @@ from glassbox import tracking
 from glassbox.cli import run_stage
 from glassbox.data.processed import load_split
 from glassbox.data.raw import load_source
-from glassbox.model_files import metrics_path, model_dir, save_training
+from glassbox.model_files import history_path, metrics_path, model_dir, save_history_csv, save_training
 from glassbox.params import load_params, mlflow_params, train_params, variant_params
 from glassbox.training import train
 
@@ -53,6 +53,7 @@ def main() -> None:
 
         folder = model_dir(variant.name, args.seed)
         save_training(result, folder, metrics_path(variant.name, args.seed))
+        save_history_csv(result.history, history_path(variant.name, args.seed))
 
         mlflow.log_metrics(result.metrics)
         mlflow.log_artifacts(str(folder), artifact_path="training")

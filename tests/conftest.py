@@ -20,7 +20,7 @@ def tracked_files() -> list[str]:
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
     ).stdout.split("\n")
-    skipped = ("dvc.lock", "metrics/", "mlflow-store/")
+    skipped = ("dvc.lock", "metrics/", "plots/", "mlflow-store/")
     return [name for name in listing if name and not name.startswith(skipped) and (PROJECT_ROOT / name).is_file()]
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from glassbox.atomic import atomic_dir, write_json, write_npz
+from glassbox.atomic import atomic_dir, atomic_file, write_json, write_npz
 from glassbox.errors import DataError
 from glassbox.training import TrainingResult
 
@@ -23,6 +25,10 @@ def model_dir(variant: str, seed: int) -> Path:
 
 def metrics_path(variant: str, seed: int) -> Path:
     return Path("metrics") / variant / f"seed{seed}.json"
+
+
+def history_path(variant: str, seed: int) -> Path:
+    return Path("plots") / "history" / variant / f"seed{seed}.csv"
 
 
 def save_training(result: TrainingResult, folder: str | Path, metrics_file: str | Path) -> None:
@@ -55,3 +61,31 @@ def load_metrics(path: str | Path) -> dict:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise DataError(f"{path}: metrics file not found; run the train stage first") from None
+
+
+def save_history_csv(history: dict[str, list[float]], path: str | Path) -> None:
+    """Write the per-epoch history as CSV for DVC plots: ``epoch`` (from 1), then one column per metric."""
+    names = sorted(history)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["epoch", *names])
+    for index in range(len(history[names[0]]) if names else 0):
+        writer.writerow([index + 1, *(repr(float(history[name][index])) for name in names)])
+    with atomic_file(path) as temporary:
+        temporary.write_text(text.getvalue())
+
+
+def load_history_csv(path: str | Path) -> dict[str, list[float]]:
+    """Return the columns of a history CSV that ``save_history_csv`` wrote, ``epoch`` as integers."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
+    except FileNotFoundError:
+        raise DataError(f"{path}: training history not found; run the train stage first") from None
+    if not rows or "epoch" not in rows[0]:
+        raise DataError(f"{path}: expected a CSV with a header row starting with 'epoch' and one row per epoch; run the train stage again")
+    try:
+        columns = {name: [float(row[name]) for row in rows] for name in rows[0]}
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{path}: invalid number in the training history ({error}); run the train stage again") from None
+    columns["epoch"] = [int(value) for value in columns["epoch"]]
+    return columns
