@@ -69,9 +69,8 @@ def _finish(figure: Figure, title: str, note: str = "", title_size: float = 11) 
 
 
 def _colormap(name: str):
-    colormap = colormaps[name].copy()
-    colormap.set_bad("white")
-    return colormap
+    # Tile gaps are NaN and show white.
+    return colormaps[name].with_extremes(bad="white")
 
 
 @dataclass

@@ -49,7 +49,9 @@ def selectivity_scores(activations: np.ndarray, labels: np.ndarray, label: int) 
 
     pooled = np.sqrt((activations[inside].var(axis=0) + activations[~inside].var(axis=0)) / 2)
     difference = activations[inside].mean(axis=0) - activations[~inside].mean(axis=0)
-    d_prime = np.divide(difference, pooled, out=np.zeros_like(pooled), where=pooled > 0)
+    # A unit whose spread is rounding noise on its own magnitude is constant: d' = 0.
+    constant = pooled <= 1e-9 * np.abs(activations).max(axis=0)
+    d_prime = np.divide(difference, pooled, out=np.zeros_like(pooled), where=~constant)
 
     # AUROC from the Mann-Whitney U statistic; tied activations share their mean rank.
     ranks = rankdata(activations, axis=0)
