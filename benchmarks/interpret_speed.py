@@ -1,13 +1,13 @@
 """Time the interpret stage on full-size data: one 128-64-10 model, every analysis and figure.
 
-The script builds a throw-away project folder, runs the real fetch, preprocess and
-train stages there on Fashion-MNIST (70,000 real 28x28 images in IDX format, the
-same format as MNIST; see fashion_mnist.py), training the baseline variant for one
-epoch, and then runs the interpret stage as a separate process. It prints the
-stage's wall time and peak memory (maximum resident set size), each analysis's share
-of the wall time, and the ratio to a plain Keras baseline in the same run: a process
-that imports Keras, loads the same model and predicts the test set, which any
-interpretation must do at least.
+The script builds a throw-away project folder and runs the real fetch, preprocess and
+train stages there on Fashion-MNIST: 70,000 real 28x28 images in IDX format, the same
+format as MNIST (see fashion_mnist.py). Training runs the baseline variant for one
+epoch. Then the interpret stage runs as a separate process. The script prints the
+stage's wall time and peak memory (maximum resident set size) and each analysis's
+share of the wall time. It also prints the ratio to a plain Keras baseline in the
+same run: a process that imports Keras, loads the same model and predicts the test
+set, the least any interpretation must do.
 
 Usage: python benchmarks/interpret_speed.py [--keep DIR]
 """

@@ -1,4 +1,4 @@
-"""Integrated gradients and deletion curves: completeness, known answers, and faithfulness on a trained model."""
+"""Integrated gradients and deletion curves: completeness, known results, and faithfulness on a trained model."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_images_of_other_classes_are_complete_too():
     assert np.all(error <= TOLERANCE * np.maximum(np.abs(attributions.score_difference), DIFFERENCE_FLOOR))
 
 
-def test_integrated_gradients_of_linear_model_are_weight_times_input():
+def test_linear_model_ig_is_weight_times_input():
     model = model_with_random_weights("linear", batch_norm=True)
     images = np.random.default_rng(0).uniform(0, 1, (3, N_PIXELS)).astype(np.float32)
 
@@ -66,7 +66,7 @@ def test_steps_double_until_complete():
     assert checked.steps > 2
 
 
-def test_deletion_curve_starts_at_image_and_ends_at_black():
+def test_deletion_curve_endpoints():
     model = trained("relu")
     network = Network(model.model)
     images = model.data.x_test[:4].astype(np.float64)

@@ -1,4 +1,4 @@
-"""Focus scores and multi-region neurons on weights built by hand, with known answers."""
+"""Focus scores and multi-region neurons on weights built by hand, with known results."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ def _colormap(name: str):
 
 @dataclass
 class MosaicLayout:
-    """Where each tile of a mosaic goes: ``columns`` tiles per row, with room above each tile for its label."""
+    """Tile positions of a mosaic: ``columns`` tiles per row, with room above each tile for its label."""
 
     count: int
     side: int
@@ -131,7 +131,7 @@ def draw_mosaic(
 
     Values share one colour scale, symmetric around zero unless ``grey`` (then 0 is
     black and ``limit``, by default 1, is white). ``dead`` (side x side) paints
-    constant pixels grey; ``outlines`` (n, side, side) holds region numbers whose
+    constant pixels grey. ``outlines`` (n, side, side) contains region numbers whose
     borders are drawn in black.
     """
     layout = mosaic_layout(len(images), images.shape[-1], columns, labels)
@@ -220,8 +220,8 @@ def heat_maps(
     axes = figure.subplots(1, len(maps), squeeze=False)[0]
     dead = None if live is None else ~live.reshape(side, side)
     for ax, values, subtitle in zip(axes, maps, titles):
-        shown = np.asarray(values, dtype=np.float64) if live is None else np.where(live, values, 0.0)
-        image = draw_mosaic(ax, shown.reshape(1, side, side), 1, dead=dead)
+        values = np.asarray(values, dtype=np.float64) if live is None else np.where(live, values, 0.0)
+        image = draw_mosaic(ax, values.reshape(1, side, side), 1, dead=dead)
         ax.set_title(subtitle, fontsize=9)
         figure.colorbar(image, ax=ax, shrink=0.8, label=label)
     return _finish(figure, title, note)
@@ -336,7 +336,7 @@ def film(
             figure.colorbar(image, ax=bottom, shrink=0.9, label="change")
         else:
             bottom.set_axis_off()
-        bottom.set_title(f"{name}: change between consecutive epochs (red: went up, blue: went down)", fontsize=9)
+        bottom.set_title(f"{name}: change from epoch to epoch (red: up, blue: down)", fontsize=9)
     return _finish(figure, title, note)
 
 
@@ -368,7 +368,7 @@ def example_against_average(
 
 @dataclass
 class UnitProfile:
-    """What the selectivity figure shows for one hidden unit."""
+    """The values the selectivity figure draws for one hidden unit."""
 
     pixel_map: np.ndarray
     class_means: np.ndarray
@@ -389,8 +389,8 @@ def unit_profiles(
     colors[highlight] = "tab:red"
     positions = np.arange(len(class_names))
     for row, profile in zip(axes, profiles):
-        shown = profile.pixel_map if live is None else np.where(live, profile.pixel_map, 0.0)
-        draw_mosaic(row[0], shown.reshape(1, side, side), 1, dead=dead)
+        pixel_map = profile.pixel_map if live is None else np.where(live, profile.pixel_map, 0.0)
+        draw_mosaic(row[0], pixel_map.reshape(1, side, side), 1, dead=dead)
         row[0].set_title(profile.pixel_title, fontsize=8)
         row[1].bar(positions, profile.class_means, color=colors)
         row[1].set_xticks(positions, class_names)

@@ -63,7 +63,7 @@ def interpret(model: keras.Model, weights: dict[str, np.ndarray], data: Split, p
     digit 1 as its class: its output weights are drawn alone instead of against a
     contrast class, and a comparison with logistic regression is added.
     """
-    # Some TensorFlow kernels sum in a varying order unless told otherwise.
+    # Some TensorFlow kernels sum in a varying order unless op determinism is on.
     tf.config.experimental.enable_op_determinism()
     result = Interpretation()
     with result.timer("inference on the test images"):
@@ -123,7 +123,7 @@ def headline_metrics(result: Interpretation) -> dict[str, float]:
 
 
 def run_tags(result: Interpretation) -> dict[str, str]:
-    """Return tags that say what the latest interpretation explained and which explanation proved faithful."""
+    """Return tags that record the class the latest interpretation explained and the explanation found most faithful."""
     return {
         "interpret.explained_class": str(result.numbers["target"]["class"]),
         "interpret.most_faithful": result.numbers["faithfulness"]["most_faithful"],

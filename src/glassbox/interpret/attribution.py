@@ -5,8 +5,8 @@ the pixels: attribution_i = (x_i - baseline_i) times the mean of df/dx_i along t
 straight path from the baseline to x. Here f is the class logit (see network.py) and
 the baseline is the black image, the same "removed" state a deletion curve uses.
 
-Completeness, sum_i attribution_i = f(x) - f(baseline), holds exactly for the
-integral; the midpoint sum over ``steps`` points approximates it. The number of steps
+Completeness, sum_i attribution_i = f(x) - f(baseline), is exact for the
+integral, and the midpoint sum over ``steps`` points approximates it. The number of steps
 doubles until every image's sum is within 1% of the logit difference, so the
 attributions are checked, not assumed. A difference under 0.001 logits counts as 0.001,
 so that an image the model scores like a black image does not demand endless steps.
@@ -106,12 +106,12 @@ def attribution_section(subject: Subject) -> tuple[Section, np.ndarray, Attribut
     }
     section.metrics = {"ig_completeness_error_max": float(attributions.completeness_error.max()), "ig_steps": attributions.steps}
 
-    shown = min(len(images), 8)
+    drawn = min(len(images), 8)
     section.figures["integrated_gradients"] = figures.images_over_attributions(
-        images[:shown],
-        attributions.values[:shown],
+        images[:drawn],
+        attributions.values[:drawn],
         subject.side,
-        [f"logit +{d:.1f}\nerror {e:.2%}" for d, e in zip(attributions.score_difference[:shown], attributions.completeness_error[:shown])],
+        [f"logit +{d:.1f}\nerror {e:.2%}" for d, e in zip(attributions.score_difference[:drawn], attributions.completeness_error[:drawn])],
         f"Integrated gradients for {target.name}: which pixels raise (red) or lower (blue) its logit",
         f"Bottom: each pixel's share of the rise of the logit from a black image to the test image above "
         f"({attributions.steps} path steps). Label: the rise, and how far the shares' sum is from it (checked to be "

@@ -1,4 +1,4 @@
-"""A real test image of the class against the class average, as the last hidden layer sees them.
+"""A real test image of the class against the class average, in the last hidden layer's activations.
 
 Activations are the last hidden layer's outputs before batch normalization. The
 example is the first test image of the class that the model classifies correctly.

@@ -1,15 +1,14 @@
 """How first-layer neurons changed during training, from the recorded weight history.
 
-The weight history (weights.npz) holds the initial state and the weights after every
-epoch, plus snapshots within epochs when training recorded them; only the initial
+The weight history (weights.npz) contains the initial state and the weights after every
+epoch, plus snapshots within epochs when training recorded them. Only the initial
 state and the epoch ends are used here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +34,7 @@ def epoch_kernels(history: dict[str, np.ndarray], layer: str = "hidden1") -> Epo
 
 
 def restored_epoch(film: EpochKernels, kernel: np.ndarray) -> int | None:
-    """Return the epoch whose weights the model holds (early stopping restores the best), or None."""
+    """Return the epoch whose weights the model contains (early stopping restores the best), or None."""
     for epoch, snapshot in zip(film.epochs, film.kernels):
         if np.array_equal(snapshot, kernel):
             return int(epoch)
@@ -80,7 +79,7 @@ def layer_focus_by_epoch(film: EpochKernels, live: np.ndarray, side: int, window
 def evolution_section(subject: Subject, scores: FocusScores) -> Section:
     """Follow the most focused neuron and every neuron named in ``interpret.neurons`` through training."""
     film = epoch_kernels(subject.history)
-    kept = restored_epoch(film, np.asarray(subject.model.get_layer("hidden1").kernel))
+    restored = restored_epoch(film, np.asarray(subject.model.get_layer("hidden1").kernel))
     most_focused = int(scores.ranking[0])
     neurons = list(dict.fromkeys([most_focused, *subject.params.neurons]))
     window = subject.params.window
@@ -89,7 +88,7 @@ def evolution_section(subject: Subject, scores: FocusScores) -> Section:
     section = Section()
     section.numbers = {
         "epochs": film.epochs.tolist(),
-        "restored_epoch": kept,
+        "restored_epoch": restored,
         "most_focused_neuron": most_focused,
         "neurons": {str(n): _rounded_evolution(neuron_evolution(film, n, subject.live, subject.side, window)) for n in neurons},
         "layer_window_energy": {key: rounded(value) if key != "epochs" else value for key, value in by_layer.items()},
@@ -97,7 +96,7 @@ def evolution_section(subject: Subject, scores: FocusScores) -> Section:
     mean_energy = by_layer["mean"]
     section.metrics = {"focus_mean_change_in_training": mean_energy[-1] - mean_energy[0]}
 
-    labels = [f"ep {epoch}" + ("*" if epoch == kept else "") for epoch in film.epochs]
+    labels = [f"ep {epoch}" + ("*" if epoch == restored else "") for epoch in film.epochs]
     rows = []
     for n in neurons:
         weights = film.kernels[:, :, n].astype(np.float64)
@@ -108,7 +107,7 @@ def evolution_section(subject: Subject, scores: FocusScores) -> Section:
         subject.side,
         labels,
         "How first-layer neurons changed during training",
-        "ep 0: the initial weights. *: the epoch whose weights the saved model holds (early stopping restores "
+        "ep 0: the initial weights. *: the epoch whose weights the saved model contains (early stopping restores "
         "the best). Each neuron's weights share one colour scale across epochs, and so do its changes.",
         live=subject.live,
     )

@@ -15,8 +15,8 @@ the deleted share 0 to 1) is the smallest. The explanations compared:
   better than the random model's ranks pixels by what the image holds, not by what
   the model learned.
 
-NOTE: images with black holes are unlike any training image, so the probabilities
-compare explanations with each other; they do not describe the model on real digits.
+NOTE: images with black holes are unlike any training image. The probabilities
+compare explanations with each other and do not describe the model on real digits.
 """
 
 from __future__ import annotations

@@ -15,16 +15,15 @@ by a positive factor, which batch normalization after a ReLU layer makes meaning
   are equal and 1 when one is non-zero (Hoyer, JMLR 2004).
 - Spread: the radius of gyration sqrt(sum p_i |r_i - m|^2) around the energy centre
   m = sum p_i r_i, in pixels.
-- Half-energy share: the smallest share of live pixels that holds half of the energy.
+- Half-energy share: the smallest share of live pixels that contains half of the energy.
 
 Each score comes with its null level, the same score on the initial (epoch 0) weights.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import uniform_filter
@@ -88,7 +87,7 @@ def spread(kernel: np.ndarray, live: np.ndarray, side: int) -> np.ndarray:
 
 
 def half_energy_pixels(kernel: np.ndarray, live: np.ndarray) -> np.ndarray:
-    """Return a (n_neurons, n_pixels) mask of the fewest pixels that hold half of each neuron's energy."""
+    """Return a (n_neurons, n_pixels) mask of the fewest pixels that contain half of each neuron's energy."""
     shares = energy_shares(kernel, live)
     order = np.argsort(-shares, axis=1, kind="stable")
     cumulative = np.cumsum(np.take_along_axis(shares, order, axis=1), axis=1)
@@ -171,6 +170,14 @@ def dead_units(activations: np.ndarray) -> np.ndarray:
     return activations.max(axis=0) <= activations.min(axis=0)
 
 
+_OTHER_SCORES = ("ipr", "hoyer", "spread", "half_energy_share")
+
+
+def _summary(trained: np.ndarray, initial: np.ndarray) -> dict[str, float]:
+    """Return the mean score of the eligible trained neurons and of all neurons at initialisation."""
+    return {"mean": float(trained.mean()) if trained.size else 0.0, "initial_mean": float(initial.mean())}
+
+
 def focus_section(subject: Subject) -> tuple[Section, FocusScores]:
     window = subject.params.window
     dead = dead_units(subject.test_pass.activations["hidden1"])
@@ -184,9 +191,8 @@ def focus_section(subject: Subject) -> tuple[Section, FocusScores]:
         "score": f"window energy E_{window}: the largest share of a neuron's weight energy inside one "
         f"{window}x{window} patch, on live pixels; independent of the weight scale",
         "null": "the same scores on the initial (epoch 0) weights",
-        "mean": float(energy.mean()) if energy.size else 0.0,
+        **_summary(energy, initial["window_energy"]),
         "max": float(energy.max()) if energy.size else 0.0,
-        "initial_mean": float(initial["window_energy"].mean()),
         "initial_max": float(initial["window_energy"].max()),
         "n_above_initial_max": scores.n_above_null,
         "n_eligible": int(scores.eligible.sum()),
@@ -194,11 +200,7 @@ def focus_section(subject: Subject) -> tuple[Section, FocusScores]:
         "tiny_neurons": [int(n) for n in np.flatnonzero(~scores.eligible & ~dead)],
         "most_focused": top,
         "ranking": [int(n) for n in scores.ranking],
-        "summary": {
-            name: {"mean": float(getattr(scores, name)[scores.eligible].mean()) if scores.eligible.any() else 0.0,
-                   "initial_mean": float(initial[name].mean())}
-            for name in ("ipr", "hoyer", "spread", "half_energy_share")
-        },
+        "summary": {name: _summary(getattr(scores, name)[scores.eligible], initial[name]) for name in _OTHER_SCORES},
         "per_neuron": {
             "window_energy": rounded(scores.window_energy),
             "window_energy_positive": rounded(scores.window_energy_positive),

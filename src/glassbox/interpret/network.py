@@ -26,8 +26,7 @@ import tensorflow as tf
 
 from glassbox.model import dense_layer_names
 
-# Rows per call into TensorFlow: large enough to amortise call overhead, small enough
-# that the hidden activations of full MNIST stay a few hundred megabytes.
+# Images per call into TensorFlow: few calls, and bounded memory for the tensors in between.
 BATCH_ROWS = 16_384
 
 
@@ -47,10 +46,6 @@ class Network:
         self.output_layer = model.get_layer("output")
         self.hidden = dense_layer_names(model)[:-1]
         self.is_binary = self.output_layer.units == 1
-
-    @property
-    def n_outputs(self) -> int:
-        return self.output_layer.units
 
     def tensor_pass(self, x: tf.Tensor, silenced: dict[str, int] | None = None, keep: bool = False):
         """Return (activations, activation slopes, logits) as tensors, so that gradients can flow through.
@@ -103,22 +98,16 @@ class Network:
 
     def class_probability(self, logits: np.ndarray, class_index: int) -> np.ndarray:
         """Return the probability of output ``class_index`` (for the binary model: of digit 1)."""
-        logits = logits.astype(np.float64)
         if self.is_binary:
-            return 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exponentials = np.exp(shifted)
-        return exponentials[:, class_index] / exponentials.sum(axis=1)
+            return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+        return _softmax(logits)[:, class_index]
 
     def true_class_probability(self, logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Return each image's probability of its own label."""
         if self.is_binary:
             ones = self.class_probability(logits, 0)
             return np.where(labels == 1, ones, 1.0 - ones)
-        logits = logits.astype(np.float64)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-        return probabilities[np.arange(len(labels)), labels]
+        return _softmax(logits)[np.arange(len(labels)), labels]
 
     def predict_labels(self, logits: np.ndarray) -> np.ndarray:
         if self.is_binary:
@@ -136,6 +125,12 @@ class Network:
                 score = tf.reduce_sum(logits[:, class_index])
             parts.append(tape.gradient(score, batch).numpy())
         return np.concatenate(parts)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
 def reinitialised(model: keras.Model, seed: int) -> keras.Model:

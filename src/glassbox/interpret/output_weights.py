@@ -3,7 +3,7 @@
 Each output class reads the last hidden layer through one column of the output
 kernel. Where batch normalization follows the last hidden layer, its inference-time
 scale is folded into these weights, so that they compare units on the scale the
-output layer sees.
+output layer receives.
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ gamma / sqrt(moving_variance + epsilon), and that scale is folded into the weigh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np

@@ -4,15 +4,14 @@ For each first-layer neuron: keep the fewest live pixels that hold half of its w
 energy, label their 8-connected regions (scipy.ndimage.label), and drop regions of
 fewer than 3 pixels or under 5% of the energy. A neuron is multi-region when two of
 the regions left have energy centres at least 6 pixels apart. The rule works on
-energy shares, so it does not depend on the scale of the weights; a region's sign
+energy shares, so it does not depend on the scale of the weights. Each region's sign
 (positive, negative or mixed weights) is reported beside it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import label
@@ -63,24 +62,31 @@ class NeuronRegions:
 def neuron_regions(shares: np.ndarray, weights: np.ndarray, core: np.ndarray) -> NeuronRegions:
     """Find the regions of one neuron from its energy shares, weights and half-energy pixels, all side x side."""
     components, count = label(core, structure=_EIGHT_CONNECTED)
-    kept = []
+    large = []
     for component in range(1, count + 1):
         inside = components == component
         energy = float(shares[inside].sum())
         if inside.sum() >= MIN_REGION_PIXELS and energy >= MIN_REGION_ENERGY:
-            kept.append((energy, inside))
-    kept.sort(key=lambda item: -item[0])
+            large.append((energy, inside))
+    large.sort(key=lambda item: -item[0])
 
     labels = np.zeros(shares.shape, dtype=np.int32)
     centres, signs = [], []
     rows, columns = np.indices(shares.shape)
-    for number, (energy, inside) in enumerate(kept, start=1):
+    for number, (energy, inside) in enumerate(large, start=1):
         labels[inside] = number
         weight = shares[inside] / energy
         centres.append((float(weight @ rows[inside]), float(weight @ columns[inside])))
-        values = weights[inside]
-        signs.append("positive" if np.all(values > 0) else "negative" if np.all(values < 0) else "mixed")
-    return NeuronRegions(labels, [energy for energy, _ in kept], centres, signs)
+        signs.append(_sign(weights[inside]))
+    return NeuronRegions(labels, [energy for energy, _ in large], centres, signs)
+
+
+def _sign(values: np.ndarray) -> str:
+    if np.all(values > 0):
+        return "positive"
+    if np.all(values < 0):
+        return "negative"
+    return "mixed"
 
 
 def layer_regions(kernel: np.ndarray, live: np.ndarray, side: int) -> list[NeuronRegions]:
@@ -97,7 +103,7 @@ def regions_section(subject: Subject, scores: FocusScores) -> Section:
     multi = [n for n, regions in enumerate(trained) if regions.is_multi_region and scores.eligible[n]]
     multi.sort(key=lambda n: -trained[n].max_distance)
     n_initial = sum(regions.is_multi_region for regions in initial)
-    shown = multi[: subject.params.top_neurons]
+    drawn = multi[: subject.params.top_neurons]
 
     section = Section()
     section.numbers = {
@@ -121,14 +127,14 @@ def regions_section(subject: Subject, scores: FocusScores) -> Section:
     section.metrics = {"multi_region_neurons": len(multi), "multi_region_neurons_initial": int(n_initial)}
     section.figures["multi_region_neurons"] = figures.neuron_images(
         subject.kernel,
-        shown,
+        drawn,
         subject.side,
         f"Multi-region first-layer neurons: {len(multi)} of {int(scores.eligible.sum())} "
         f"(at initialisation: {n_initial} of {len(initial)})",
-        labels=[f"#{n} ({trained[n].n_regions})" for n in shown],
-        columns=min(max(len(shown), 1), 8),
+        labels=[f"#{n} ({trained[n].n_regions})" for n in drawn],
+        columns=min(max(len(drawn), 1), 8),
         live=subject.live,
-        outlines=np.stack([trained[n].labels for n in shown]) if shown else None,
+        outlines=np.stack([trained[n].labels for n in drawn]) if drawn else None,
         note="Black outlines: the regions of the fewest pixels that hold half of the neuron's weight energy "
         f"(label: number of regions). Shown: up to {subject.params.top_neurons}, the farthest-apart regions first.",
     )

@@ -1,4 +1,4 @@
-"""What one analysis returns, and small helpers that make its numbers ready for JSON."""
+"""The result of one analysis, and helpers that make its numbers ready for JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 @dataclass
 class Section:
-    """What one analysis adds: numbers for interpretation.json, figures, and MLflow metrics."""
+    """Numbers for interpretation.json, figures and MLflow metrics from one analysis."""
 
     numbers: dict = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)

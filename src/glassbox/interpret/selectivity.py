@@ -73,7 +73,7 @@ def per_class_mean(values: np.ndarray, labels: np.ndarray, classes: np.ndarray) 
 
 @dataclass
 class Silencing:
-    """What silencing one unit costs each class: the drop in test accuracy and in the mean probability of the true class."""
+    """The cost of silencing one unit, per class: the drop in test accuracy and in the mean probability of the true class."""
 
     accuracy_drop: np.ndarray
     probability_drop: np.ndarray

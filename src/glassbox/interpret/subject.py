@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from glassbox.data.preprocess import Split, live_pixels
-from glassbox.errors import ParamsError
+from glassbox.errors import DataError, ParamsError
 from glassbox.interpret.network import Network, Pass
 from glassbox.interpret.pathway import DenseStack, dense_stack
 from glassbox.params import InterpretParams
@@ -21,8 +21,8 @@ class Target:
 
     For a 10-digit model these are ``interpret.class_of_interest`` and
     ``interpret.contrast_class``. The binary model has one sigmoid output, the
-    probability of digit 1, so its target is digit 1 against digit 0 whatever those
-    settings say.
+    probability of digit 1, so its target is digit 1 against digit 0 regardless of
+    those settings.
     """
 
     label: int
@@ -41,6 +41,8 @@ class Target:
 
 @dataclass
 class Subject:
+    """A trained model with its weight history, data, live-pixel mask, target class and one inference pass over the test set."""
+
     model: keras.Model
     network: Network
     stack: DenseStack
@@ -67,15 +69,17 @@ class Subject:
 
 
 def make_subject(model: keras.Model, history: dict[str, np.ndarray], data: Split, params: InterpretParams) -> Subject:
-    """Gather what the analyses share; raise ParamsError if a setting does not fit this model."""
+    """Build the inputs every analysis shares. Raise ParamsError if a setting does not fit this model."""
     network = Network(model)
     side = math.isqrt(data.x_train.shape[1])
     if side * side != data.x_train.shape[1]:
-        raise ValueError(f"{data.x_train.shape[1]} features do not form a square image")
+        raise DataError(f"processed data: {data.x_train.shape[1]} features per image do not form a square image")
     if network.is_binary:
         target = Target(label=1, contrast=0, output=0, is_binary=True)
     else:
         target = Target(params.class_of_interest, params.contrast_class, params.class_of_interest, False)
+    if params.window > side:
+        raise ParamsError(f"params.yaml: interpret.window: expected at most the image side, {side} pixels, got {params.window}")
     units = model.get_layer("hidden1").units
     for neuron in params.neurons:
         if neuron >= units:
@@ -85,7 +89,7 @@ def make_subject(model: keras.Model, history: dict[str, np.ndarray], data: Split
             )
     for label in (target.label, target.contrast):
         if not np.any(data.y_test == label):
-            raise ParamsError(f"params.yaml: interpret: the test images hold no digit {label} to analyse")
+            raise ParamsError(f"params.yaml: interpret: the test images contain no digit {label} to analyse")
     return Subject(
         model=model,
         network=network,
