@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 from glassbox.atomic import atomic_file
@@ -237,13 +237,30 @@ def grey_images(images: list[np.ndarray], side: int, titles: list[str], title: s
     return _finish(figure, title, note)
 
 
+def draw_bars(ax, positions: np.ndarray, heights: np.ndarray, width: float, colors, label: str | None = None) -> None:
+    """Draw vertical bars from zero as one collection.
+
+    ``Axes.bar`` makes one artist per bar, which costs about 1 ms each to create and
+    draw; a chart of 128 units drew several times slower that way.
+    """
+    left = np.asarray(positions, dtype=np.float64) - width / 2
+    heights = np.asarray(heights, dtype=np.float64)
+    corners = np.stack(
+        [np.stack([left, np.zeros_like(heights)], 1), np.stack([left, heights], 1),
+         np.stack([left + width, heights], 1), np.stack([left + width, np.zeros_like(heights)], 1)],
+        axis=1,
+    )
+    ax.add_collection(PolyCollection(corners, facecolors=colors, edgecolors="none", label=label))
+    ax.autoscale_view()
+
+
 def bar_chart(values: np.ndarray, title: str, xlabel: str, ylabel: str, highlight: int | None = None, note: str = "") -> Figure:
     figure = _new_figure(8.0, 3.6)
     ax = figure.subplots()
     colors = ["tab:red" if value > 0 else "tab:blue" for value in values]
     if highlight is not None:
         colors[highlight] = "black"
-    ax.bar(np.arange(len(values)), values, color=colors, width=0.9)
+    draw_bars(ax, np.arange(len(values)), values, 0.9, colors)
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -264,8 +281,8 @@ def _paired(
     ax, first: np.ndarray, second: np.ndarray, names: tuple[str, str], positions: np.ndarray | None = None, colors=("tab:red", "tab:grey")
 ) -> None:
     positions = np.arange(len(first)) if positions is None else positions
-    ax.bar(positions - 0.2, first, width=0.4, color=colors[0], label=names[0])
-    ax.bar(positions + 0.2, second, width=0.4, color=colors[1], label=names[1])
+    draw_bars(ax, positions - 0.2, first, 0.4, colors[0], label=names[0])
+    draw_bars(ax, positions + 0.2, second, 0.4, colors[1], label=names[1])
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend(fontsize=8)
 
@@ -392,7 +409,7 @@ def unit_profiles(
         pixel_map = profile.pixel_map if live is None else np.where(live, profile.pixel_map, 0.0)
         draw_mosaic(row[0], pixel_map.reshape(1, side, side), 1, dead=dead)
         row[0].set_title(profile.pixel_title, fontsize=8)
-        row[1].bar(positions, profile.class_means, color=colors)
+        draw_bars(row[1], positions, profile.class_means, 0.8, colors)
         row[1].set_xticks(positions, class_names)
         row[1].set_title(profile.name, fontsize=9)
         row[1].set_xlabel("class")

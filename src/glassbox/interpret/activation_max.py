@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -27,33 +26,42 @@ if TYPE_CHECKING:
 
 STEPS = 300
 LEARNING_RATE = 0.05
+ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-7
 
 
 def maximise_class(network: Network, output: int, live: np.ndarray, fixed: np.ndarray, side: int, smoothness: float) -> np.ndarray:
     """Return the image in [0, 1] that gradient ascent finds for output ``output``'s logit.
 
-    ``fixed`` gives the value of every pixel outside ``live``.
+    ``fixed`` gives the value of every pixel outside ``live``. The whole ascent runs
+    as one TensorFlow loop, which is several times faster than a Python loop of steps.
     """
-    live_mask = tf.constant(live.astype(np.float32))
-    fixed_values = tf.constant(np.where(live, 0.0, fixed).astype(np.float32))
-    image = tf.Variable(fixed_values[None, :])
-    optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
+    live_mask = tf.constant(live.astype(np.float32)[None, :])
+    fixed_values = tf.constant(np.where(live, 0.0, fixed).astype(np.float32)[None, :])
+
+    def objective(image):
+        _, _, logits = network.tensor_pass(image)
+        grid = tf.reshape(image, (side, side))
+        roughness = tf.reduce_sum(tf.square(grid[1:, :] - grid[:-1, :])) + tf.reduce_sum(tf.square(grid[:, 1:] - grid[:, :-1]))
+        return logits[0, output] - smoothness * roughness
 
     @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            _, _, logits = network.tensor_pass(image)
-            grid = tf.reshape(image, (side, side))
-            roughness = tf.reduce_sum(tf.square(grid[1:, :] - grid[:-1, :])) + tf.reduce_sum(tf.square(grid[:, 1:] - grid[:, :-1]))
-            objective = logits[0, output] - smoothness * roughness
-        # The optimizer minimises, so it gets the negative gradient of the objective.
-        gradient = -tape.gradient(objective, image) * live_mask
-        optimizer.apply_gradients([(gradient, image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0) * live_mask + fixed_values)
+    def ascend(image):
+        # Adam (Kingma and Ba, 2015) with its default decay rates, written out for the loop.
+        first = tf.zeros_like(image)
+        second = tf.zeros_like(image)
+        for step in tf.range(1, STEPS + 1):
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                value = objective(image)
+            gradient = tape.gradient(value, image) * live_mask
+            first = ADAM_BETA1 * first + (1 - ADAM_BETA1) * gradient
+            second = ADAM_BETA2 * second + (1 - ADAM_BETA2) * tf.square(gradient)
+            t = tf.cast(step, tf.float32)
+            update = (first / (1 - ADAM_BETA1**t)) / (tf.sqrt(second / (1 - ADAM_BETA2**t)) + ADAM_EPSILON)
+            image = tf.clip_by_value(image + LEARNING_RATE * update, 0.0, 1.0) * live_mask + fixed_values
+        return image
 
-    for _ in range(STEPS):
-        step()
-    return image.numpy()[0].astype(np.float64)
+    return ascend(fixed_values).numpy()[0].astype(np.float64)
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

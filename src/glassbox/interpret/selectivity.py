@@ -167,7 +167,7 @@ def selectivity_section(subject: Subject) -> Section:
                     probability_drop=silenced[rule].probability_drop,
                     name=f"{layer} #{unit}, highest {'CSI' if rule == 'highest_csi' else 'd' + chr(39)}: "
                     f"CSI {row['csi']:.2f}, d' {row['d_prime']:.2f}, AUROC {row['auroc']:.2f}",
-                    pixel_title="input weights" if layer_index == 0 else "weights pushed back to the pixels",
+                    pixel_title="input weights" if layer_index == 0 else "pixel map (linear pathway)",
                 )
             )
     section.figures["selectivity"] = figures.unit_profiles(
