@@ -90,8 +90,8 @@ def main() -> None:
     plain_wall, plain_peak, _ = run_measured([sys.executable, "-c", PLAIN_KERAS], folder)
 
     timings = [(match.group(1), float(match.group(2))) for match in map(TIMING.search, log.splitlines()) if match]
-    figures = sum(seconds for name, seconds in timings if name.startswith("figure "))
-    analyses = [(name, seconds) for name, seconds in timings if not name.startswith("figure ")]
+    figures = sum(seconds for name, seconds in timings if name.startswith("saving "))
+    analyses = [(name, seconds) for name, seconds in timings if not name.startswith("saving ")]
     print()
     print(f"interpret stage, {VARIANT} (400-128-64-10), full-size Fashion-MNIST (60,000 train / 10,000 test images)")
     print(f"  wall time   {wall:6.1f} s   peak memory {peak:7.0f} MiB")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from glassbox.errors import ParamsError
 from glassbox.interpret.analysis import headline_metrics, interpret, save
+from glassbox.params import interpret_params, load_params
 from interpret_models import interpret_settings, trained
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
     "first_layer_weights",
     "focus_ranking",
@@ -132,3 +136,27 @@ def test_metrics_are_finite_numbers(digits_result):
     for name, value in headline_metrics(digits_result).items():
         assert isinstance(value, (int, float)), name
         assert np.isfinite(value), name
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("images", 0, "interpret.images: expected an integer >= 1"),
+        ("smoothness", -1.0, "interpret.smoothness: expected a number in [0, inf]"),
+        ("seed", "zero", "interpret.seed: expected an integer >= 0"),
+        ("colour", "red", "interpret.colour: unknown key"),
+    ],
+)
+def test_interpret_settings_are_validated(key, value, message):
+    raw = load_params(PROJECT_ROOT / "params.yaml")
+    raw["interpret"][key] = value
+
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        interpret_params(raw)
+
+
+def test_window_larger_than_image_is_rejected():
+    model = trained("relu")
+
+    with pytest.raises(ParamsError, match="interpret.window: expected at most the image side, 20 pixels, got 21"):
+        interpret(model.model, model.history, model.data, interpret_settings(window=21))

@@ -49,11 +49,11 @@ class Interpretation:
         self.metrics.update(section.metrics)
 
     @contextmanager
-    def timer(self, name: str) -> Iterator[None]:
+    def timer(self, name: str, level: int = logging.INFO) -> Iterator[None]:
         started = time.perf_counter()
         yield
         self.seconds[name] = time.perf_counter() - started
-        log.info("%s: %.2f s", name, self.seconds[name])
+        log.log(level, "%s: %.2f s", name, self.seconds[name])
 
 
 def interpret(model: keras.Model, weights: dict[str, np.ndarray], data: Split, params: InterpretParams) -> Interpretation:
@@ -110,9 +110,9 @@ def save(result: Interpretation, folder, extra: dict) -> None:
     """
     from glassbox.atomic import atomic_dir, write_json
 
-    with atomic_dir(folder) as temporary:
+    with atomic_dir(folder) as temporary, result.timer(f"saving {len(result.figures)} figures"):
         for name in list(result.figures):
-            with result.timer(f"figure {name}"):
+            with result.timer(f"figure {name}", level=logging.DEBUG):
                 figures.save(result.figures.pop(name), temporary / f"{name}.png")
         write_json(temporary / "interpretation.json", {**extra, **result.numbers})
 
