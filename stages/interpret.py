@@ -8,7 +8,7 @@ import mlflow
 from glassbox import tracking
 from glassbox.cli import run_stage
 from glassbox.data.processed import load_split
-from glassbox.interpret.analysis import headline_metrics, interpret, save
+from glassbox.interpret.analysis import headline_metrics, interpret, run_tags, save
 from glassbox.model_files import load_model, load_weight_history, model_dir
 from glassbox.params import interpret_params, load_params
 
@@ -39,7 +39,7 @@ def main() -> None:
     tracking.configure()
     with tracking.run(experiment_id=None, run_id=run_id):
         # Tags, not params: MLflow rejects a param whose value changes within a run.
-        mlflow.set_tags(tracking.flatten("interpret", params))
+        mlflow.set_tags({**tracking.flatten("interpret", params), **run_tags(result)})
         mlflow.log_metrics(headline_metrics(result))
         mlflow.log_artifacts(output, artifact_path="interpretation")
     tracking.write_run_record(f"{name}-interpret", run_id, record["experiment_id"])

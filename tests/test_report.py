@@ -79,7 +79,11 @@ def test_interpretation_summary_reads_expected_keys(tmp_path):
         "focus": {"mean": 0.2, "max": 0.6},
         "pathway": {"target": "class 4"},
         "regions": {"n_multi_region": 7},
-        "faithfulness": {"verdict": "linear pathway faithful"},
+        "faithfulness": {
+            "most_faithful": "linear pathway",
+            "most_faithful_beats_random_order": True,
+            "most_faithful_beats_random_weight_model": False,
+        },
     }))
 
     summary = interpretation_summary(path)
@@ -91,7 +95,7 @@ def test_interpretation_summary_reads_expected_keys(tmp_path):
         "focus_max": 0.6,
         "pathway_target": "class 4",
         "n_multi_region": 7,
-        "faithfulness": "linear pathway faithful",
+        "faithfulness": "linear pathway (not better than the random-weight model)",
     }
 
 
@@ -117,13 +121,17 @@ def test_missing_numbers_shown_as_na(tmp_path):
 
 
 def test_multi_region_and_faithfulness_shown(tmp_path):
-    for seed, (count, verdict) in enumerate([(4, "faithful"), (6, "faithful")]):
+    for seed, (count, winner) in enumerate([(4, "integrated gradients"), (6, "integrated gradients")]):
         interpretation = {
             "run_id": f"run{seed}",
             "first_layer_near_zero_share": 0.1,
             "focus": {"mean": 0.2, "max": 0.5},
             "regions": {"n_multi_region": count},
-            "faithfulness": {"verdict": verdict},
+            "faithfulness": {
+                "most_faithful": winner,
+                "most_faithful_beats_random_order": True,
+                "most_faithful_beats_random_weight_model": True,
+            },
         }
         write_model(tmp_path, "baseline", seed, test_accuracy=0.9, interpretation=interpretation)
     summaries, results = read_ablation(tmp_path, {"baseline": [0.9, 0.9]})
@@ -131,7 +139,7 @@ def test_multi_region_and_faithfulness_shown(tmp_path):
     table = markdown_report(summaries, results, SAMPLE_SOURCE)
 
     row = next(line for line in table.splitlines() if line.startswith("| baseline | 128-64 relu |"))
-    assert row.endswith(f"| 5.0 ± {math.sqrt(2):.1f} | faithful |")
+    assert row.endswith(f"| 5.0 ± {math.sqrt(2):.1f} | integrated gradients |")
 
 
 def test_faithfulness_disagreement_counts_seeds():

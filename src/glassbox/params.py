@@ -98,6 +98,9 @@ class InterpretParams:
     neurons: tuple[int, ...]
     top_neurons: int
     window: int
+    images: int
+    smoothness: float
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,9 @@ def interpret_params(raw: dict[str, Any]) -> InterpretParams:
         neurons=section.integers("neurons", minimum=0, allow_empty=True),
         top_neurons=section.integer("top_neurons", minimum=1),
         window=section.integer("window", minimum=1),
+        images=section.integer("images", minimum=1),
+        smoothness=section.number("smoothness", 0, math.inf),
+        seed=section.integer("seed", minimum=0),
     )
     for key in ("class_of_interest", "contrast_class"):
         if getattr(params, key) > 9:

@@ -61,11 +61,25 @@ def interpretation_summary(path: str | Path) -> dict:
         "focus_mean": _lookup(numbers, "focus", "mean"),
         "focus_max": _lookup(numbers, "focus", "max"),
         "pathway_target": _lookup(numbers, "pathway", "target"),
-        # NOTE: the multi-region and faithfulness analyses are expected to write the two
-        # keys below. Until interpretation.json has them, the report shows n/a.
         "n_multi_region": _lookup(numbers, "regions", "n_multi_region"),
-        "faithfulness": _lookup(numbers, "faithfulness", "verdict"),
+        "faithfulness": _faithfulness_verdict(numbers),
     }
+
+
+def _faithfulness_verdict(numbers: dict) -> str | None:
+    """Return the deletion-curve winner, qualified when it does not beat both random baselines."""
+    most_faithful = _lookup(numbers, "faithfulness", "most_faithful")
+    if most_faithful is None:
+        return None
+    failed = [
+        baseline
+        for baseline, key in (
+            ("random order", "most_faithful_beats_random_order"),
+            ("the random-weight model", "most_faithful_beats_random_weight_model"),
+        )
+        if _lookup(numbers, "faithfulness", key) is False
+    ]
+    return most_faithful + (f" (not better than {' or '.join(failed)})" if failed else "")
 
 
 def _lookup(numbers: dict, *keys: str):

@@ -2,127 +2,129 @@
 
 from __future__ import annotations
 
-import math
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+import tensorflow as tf
 from matplotlib.figure import Figure
 
 from glassbox import figures
-from glassbox.data.preprocess import Split, live_pixels
-from glassbox.interpret.focus import focus_scores
-from glassbox.interpret.pathway import dense_stack, hidden1_importance, pixel_importance
+from glassbox.data.preprocess import Split
+from glassbox.interpret.activation_max import activation_max_section
+from glassbox.interpret.attribution import attribution_section
+from glassbox.interpret.binary_comparison import binary_comparison_section
+from glassbox.interpret.class_example import class_example_section
+from glassbox.interpret.evolution import evolution_section
+from glassbox.interpret.faithfulness import faithfulness_section
+from glassbox.interpret.first_layer import first_layer_section
+from glassbox.interpret.focus import focus_section
+from glassbox.interpret.output_weights import output_weights_section
+from glassbox.interpret.pathway import pathway_section
+from glassbox.interpret.regions import regions_section
+from glassbox.interpret.section import Section
+from glassbox.interpret.selectivity import selectivity_section
+from glassbox.interpret.subject import make_subject
 from glassbox.params import InterpretParams
 
-PATHWAY_NOTE = (
-    "Linear pathway: products of the weight matrices. It ignores the activations, so it equals the "
-    "input gradient only where every hidden unit is active."
-)
-BATCH_NORM_NOTE = " Batch normalization's inference-time scale gamma / sqrt(moving variance + eps) is folded into the weights."
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Interpretation:
+    """Every analysis's numbers (for interpretation.json), figures and MLflow metrics, and how long each took."""
+
     numbers: dict = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, section: Section) -> None:
+        self.numbers[name] = section.numbers
+        self.figures.update(section.figures)
+        self.metrics.update(section.metrics)
+
+    @contextmanager
+    def timer(self, name: str, level: int = logging.INFO) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - started
+        log.log(level, "%s: %.2f s", name, self.seconds[name])
 
 
 def interpret(model: keras.Model, weights: dict[str, np.ndarray], data: Split, params: InterpretParams) -> Interpretation:
-    """Analyse ``model`` (its restored best weights) and its weight history."""
-    result = Interpretation()
-    side = int(math.isqrt(data.x_train.shape[1]))
-    live = live_pixels(data.x_train)
-    kernel = np.asarray(model.get_layer("hidden1").kernel)
-    initial_kernel = weights["hidden1/kernel"][0]
-    is_binary = model.output_shape[-1] == 1
-    result.numbers["n_live_pixels"] = int(live.sum())
+    """Analyse ``model`` (its restored best weights) and its weight history ``weights``.
 
-    _first_layer_weights(result, kernel, side)
-    _focus(result, kernel, initial_kernel, live, side, params)
-    _linear_pathway(result, model, side, 0 if is_binary else params.class_of_interest, is_binary)
+    The binary model gets every analysis that applies to one sigmoid output, with
+    digit 1 as its class: its output weights are drawn alone instead of against a
+    contrast class, and a comparison with logistic regression is added.
+    """
+    # Some TensorFlow kernels sum in a varying order unless op determinism is on.
+    tf.config.experimental.enable_op_determinism()
+    result = Interpretation()
+    with result.timer("inference on the test images"):
+        subject = make_subject(model, weights, data, params)
+    target = subject.target
+    result.numbers["task"] = "binary" if target.is_binary else "digits"
+    result.numbers["target"] = {"class": target.label, "contrast": target.contrast, "output": target.output}
+    result.numbers["n_live_pixels"] = int(subject.live.sum())
+
+    with result.timer("first_layer"):
+        result.add("first_layer", first_layer_section(subject))
+    with result.timer("focus"):
+        focus, scores = focus_section(subject)
+        result.add("focus", focus)
+    with result.timer("regions"):
+        result.add("regions", regions_section(subject, scores))
+    with result.timer("evolution"):
+        result.add("evolution", evolution_section(subject, scores))
+    with result.timer("output_weights"):
+        result.add("output_weights", output_weights_section(subject))
+    with result.timer("pathway"):
+        result.add("pathway", pathway_section(subject))
+    with result.timer("class_example"):
+        result.add("class_example", class_example_section(subject))
+    with result.timer("selectivity"):
+        result.add("selectivity", selectivity_section(subject))
+    with result.timer("integrated_gradients"):
+        attribution, images, attributions = attribution_section(subject)
+        result.add("integrated_gradients", attribution)
+    with result.timer("faithfulness"):
+        result.add("faithfulness", faithfulness_section(subject, images, attributions))
+    with result.timer("activation_max"):
+        result.add("activation_max", activation_max_section(subject))
+    if target.is_binary:
+        with result.timer("binary_comparison"):
+            result.add("binary_comparison", binary_comparison_section(subject))
     return result
 
 
-def _first_layer_weights(result: Interpretation, kernel: np.ndarray, side: int) -> None:
-    result.figures["first_layer_weights"] = figures.neuron_images(
-        kernel, range(kernel.shape[1]), side, f"All {kernel.shape[1]} first-layer neurons: input weights"
-    )
-    result.numbers["first_layer_near_zero_share"] = float(np.mean(np.abs(kernel) < 1e-3))
-
-
-def _focus(result: Interpretation, kernel, initial_kernel, live, side: int, params: InterpretParams) -> None:
-    scores = focus_scores(kernel, initial_kernel, live, side, params.window)
-    top = scores["ranking"][: params.top_neurons]
-    energy = scores["window_energy"]
-    result.numbers["focus"] = {
-        "score": f"window energy E_{params.window}: largest share of a neuron's weight energy in one "
-        f"{params.window}x{params.window} patch (live pixels only)",
-        "mean": float(energy.mean()),
-        "max": float(energy.max()),
-        "initial_max": float(scores["window_energy_initial"].max()),
-        "n_above_initial_max": scores["n_above_null"],
-        "most_focused": [int(neuron) for neuron in top],
-        "per_neuron": [round(float(value), 6) for value in energy],
-    }
-    result.figures["most_focused_neurons"] = figures.neuron_images(
-        kernel,
-        top,
-        side,
-        f"The {len(top)} most focused first-layer neurons (E_{params.window} share in one patch)",
-        labels=[f"#{neuron}: {energy[neuron]:.0%}" for neuron in top],
-        columns=min(len(top), 8),
-    )
-    result.figures["focus_ranking"] = figures.ranked_scores(
-        energy,
-        float(scores["window_energy_initial"].max()),
-        f"Focus of every first-layer neuron: {scores['n_above_null']} above initialisation",
-        f"share of weight energy in the best {params.window}x{params.window} patch",
-    )
-
-
-def _linear_pathway(result: Interpretation, model: keras.Model, side: int, class_index: int, is_binary: bool) -> None:
-    stack = dense_stack(model)
-    note = PATHWAY_NOTE + (BATCH_NORM_NOTE if stack.has_batch_norm else "")
-    target = "the output (digit 1 against 0)" if is_binary else f"class {class_index}"
-    hidden = hidden1_importance(stack, class_index)
-    pixels = pixel_importance(stack, class_index)
-    strongest = int(np.argmax(np.abs(hidden)))
-    result.numbers["pathway"] = {
-        "target": target,
-        "batch_norm_folded": stack.has_batch_norm,
-        "hidden1_most_relied_on": strongest,
-        "hidden1_importance": [round(float(value), 6) for value in hidden],
-    }
-    result.figures["pathway_pixels"] = figures.heat_map(
-        pixels, side, f"Pixels pushing toward {target}", note, "W1 @ W2 @ W3[:, c]"
-    )
-    result.figures["pathway_hidden1"] = figures.bar_chart(
-        hidden,
-        f"First-layer neurons pushing toward {target} (black: most relied on, #{strongest})",
-        "first-layer neuron",
-        "W2 @ W3[:, c]",
-        highlight=strongest,
-    )
-
-
 def save(result: Interpretation, folder, extra: dict) -> None:
-    """Write every figure as PNG and the numbers (with ``extra``) as interpretation.json, all or nothing."""
+    """Write every figure as PNG and the numbers (with ``extra``) as interpretation.json, all or nothing.
+
+    Each figure is drawn and released in turn, so memory holds one rendered figure at a time.
+    """
     from glassbox.atomic import atomic_dir, write_json
 
-    with atomic_dir(folder) as temporary:
-        for name, figure in result.figures.items():
-            figures.save(figure, temporary / f"{name}.png")
+    with atomic_dir(folder) as temporary, result.timer(f"saving {len(result.figures)} figures"):
+        for name in list(result.figures):
+            with result.timer(f"figure {name}", level=logging.DEBUG):
+                figures.save(result.figures.pop(name), temporary / f"{name}.png")
         write_json(temporary / "interpretation.json", {**extra, **result.numbers})
 
 
 def headline_metrics(result: Interpretation) -> dict[str, float]:
-    """Return the numbers logged as MLflow metrics; the same names for every variant."""
-    focus = result.numbers["focus"]
+    """Return the numbers logged as MLflow metrics; a name means the same thing for every variant."""
+    return dict(result.metrics)
+
+
+def run_tags(result: Interpretation) -> dict[str, str]:
+    """Return tags that record the class the latest interpretation explained and the explanation found most faithful."""
     return {
-        "focus_mean": focus["mean"],
-        "focus_max": focus["max"],
-        "focus_initial_max": focus["initial_max"],
-        "focused_neurons_above_initial": focus["n_above_initial_max"],
-        "first_layer_near_zero_share": result.numbers["first_layer_near_zero_share"],
+        "interpret.explained_class": str(result.numbers["target"]["class"]),
+        "interpret.most_faithful": result.numbers["faithfulness"]["most_faithful"],
     }
