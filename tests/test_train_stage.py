@@ -1,7 +1,8 @@
 """The train stage as DVC runs it: a real subprocess, a real MLflow store, real Ctrl-C and SIGTERM.
 
 Each test builds a small project folder (params.yaml, synthetic processed data, a git
-repository) and runs stages/train.py in it. MLflow is read back through its own client.
+repository) and runs stages/train.py in it. MLflow is read back through its own
+client, from the project's local store or from a tracking server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import mlflow.keras
@@ -166,7 +170,7 @@ def test_final_metrics_describe_the_saved_model(trained):
     assert metrics["test_accuracy"] == pytest.approx(test["accuracy"])
 
 
-def test_logged_model_loads_in_safe_mode_and_predicts_the_same(trained):
+def test_logged_model_loads_in_safe_mode(trained):
     root, _, run = trained
     client = client_for(root)
     (logged,) = client.search_logged_models(
@@ -228,7 +232,7 @@ def start_stage(root: Path, **popen_arguments) -> subprocess.Popen:
     return subprocess.Popen(stage_command(), cwd=root, env=stage_env(root), **popen_arguments)
 
 
-def test_ctrl_c_mid_training_kills_run_and_writes_nothing(tmp_path):
+def test_ctrl_c_mid_training_kills_run(tmp_path):
     root = make_project(tmp_path, max_epochs=500, patience=500)
     process = start_stage(root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = []
@@ -262,7 +266,7 @@ def set_max_epochs(root: Path, epochs: int) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def test_sigterm_while_saving_kills_run_and_writes_nothing(tmp_path):
+def test_sigterm_while_saving_kills_run(tmp_path):
     root = make_project(tmp_path, max_epochs=1)
     staging_parent = root / "models" / "regularized"
     with open(tmp_path / "stage.log", "w") as log:
@@ -284,7 +288,8 @@ def test_sigterm_while_saving_kills_run_and_writes_nothing(tmp_path):
 
 
 # Every params rule has a unit test in test_params.py. These two show that the stage
-# reports them as one line: a rule of params.py and the one that asks Keras.
+# reports a broken rule as one line: a rule checked by params.py, and the activation
+# check, which imports Keras.
 BAD_VARIANTS = {
     "unknown key": ("droput", [0.1, 0.1], "params.yaml: variants.regularized.droput: unknown key; allowed keys are "),
     "unknown activation": (
@@ -311,3 +316,70 @@ def test_bad_variant_param_stops_stage_with_one_line(tmp_path, key, value, messa
     assert "Traceback" not in result.stderr
     assert not (root / "mlflow-store").exists()
     assert not (root / "models").exists()
+
+
+@pytest.fixture()
+def tracking_server(tmp_path):
+    """A real MLflow tracking server on 127.0.0.1, with its own SQLite store and artifact folder."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{server_dir / 'mlflow.db'}",
+        "--artifacts-destination", str(server_dir / "artifacts"),
+    ]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    with open(server_dir / "server.log", "w") as log:
+        # A session of its own, so that stopping its process group stops its workers too.
+        server = subprocess.Popen(command, cwd=server_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, (server_dir / "server.log").read_text()
+            assert time.monotonic() < deadline, "the MLflow server did not answer /health within 90 s"
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_stage_under_mlflow_run_on_server(tmp_path, tracking_server):
+    root = tmp_path / "project"
+    root.mkdir()
+    make_project(root, max_epochs=2)
+    client = MlflowClient(tracking_server)
+    # `mlflow run` creates a run of its own and passes its id to the command it starts.
+    launcher = client.create_run(client.create_experiment("launcher"), run_name="mlflow-run")
+    env = {**stage_env(root), "MLFLOW_TRACKING_URI": tracking_server, "MLFLOW_RUN_ID": launcher.info.run_id}
+
+    result = subprocess.run(stage_command(), cwd=root, env=env, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    record = json.loads((root / "mlflow-store" / "runs" / "regularized-seed3.json").read_text())
+    run = client.get_run(record["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "regularized-seed3"
+    assert run.info.run_id != launcher.info.run_id
+    assert run.data.tags["mlflow.parentRunId"] == launcher.info.run_id
+    assert client.get_run(launcher.info.run_id).data.params == {}
+    assert run.data.metrics["epochs_run"] == 2
+    assert not (root / "mlflow-store" / "mlflow.db").exists()
+    artifacts = {item.path for item in client.list_artifacts(run.info.run_id, "training")}
+    assert artifacts == {"training/model.keras", "training/weights.npz", "training/history.json"}
+    (logged,) = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+    mlflow.set_tracking_uri(tracking_server)
+    try:
+        loaded = mlflow.keras.load_model(logged.model_uri, load_model_kwargs={"safe_mode": True})
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert loaded.output_shape == (None, 10)

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from glassbox.atomic import atomic_dir, write_json, write_npz
+from glassbox.atomic import write_json, write_npz
 from glassbox.errors import DataError
 from glassbox.training import TrainingResult
 

@@ -186,7 +186,8 @@ def run(experiment_id: str, *, run_id: str | None = None, name: str | None = Non
     MLflow's own exit hook would mark a crashed run FINISHED, so the run ends here as
     KILLED on Ctrl-C (SIGINT) or SIGTERM and FAILED on any other exception. The block
     may end the run itself with ``finish_run`` (to publish outputs in the same
-    uninterrupted step); otherwise it ends FINISHED when the block does.
+    uninterrupted step); otherwise it ends FINISHED when the block does. Under
+    ``mlflow run``, a new run is a child of the run that ``mlflow run`` created.
     """
     with _sigterm_raises():
         try:
@@ -207,6 +208,12 @@ def finish_run() -> None:
 
 def _start_run(experiment_id: str | None, run_id: str | None, name: str | None, tags: dict | None) -> mlflow.ActiveRun:
     uri = mlflow.get_tracking_uri()
+    # `mlflow run` passes its own run in MLFLOW_RUN_ID, and start_run would log into
+    # that run instead of a new one: every stage of `dvc repro` into the same run.
+    # A new run records it as its parent instead.
+    launcher_run_id = os.environ.pop("MLFLOW_RUN_ID", None)
+    if launcher_run_id and not run_id:
+        tags = {**(tags or {}), "mlflow.parentRunId": launcher_run_id}
     try:
         return mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=name, tags=tags)
     except mlflow.exceptions.MlflowException as error:
