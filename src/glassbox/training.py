@@ -19,6 +19,10 @@ from glassbox.params import TrainParams, Variant
 
 log = logging.getLogger(__name__)
 
+# Validation and test batches run in inference mode, where their size changes the
+# speed and the last bits of an averaged loss, never the weights.
+EVALUATION_BATCH_SIZE = 1024
+
 
 @dataclass
 class TrainingResult:
@@ -88,8 +92,8 @@ def train(
     x_fit, y_fit, x_val, y_val = validation_split(data.x_train, data.y_train, params.validation_split)
     y_dtype = np.float32 if variant.task == "binary" else np.int32
     train_batches = make_dataset(x_fit, y_fit.astype(y_dtype), params.batch_size, seed)
-    validation_batches = make_dataset(x_val, y_val.astype(y_dtype), params.batch_size, None)
-    test_batches = make_dataset(data.x_test, data.y_test.astype(y_dtype), params.batch_size, None)
+    validation_batches = make_dataset(x_val, y_val.astype(y_dtype), EVALUATION_BATCH_SIZE, None)
+    test_batches = make_dataset(data.x_test, data.y_test.astype(y_dtype), EVALUATION_BATCH_SIZE, None)
 
     steps_per_epoch = math.ceil(len(x_fit) / params.batch_size)
     steps_per_execution = execution_steps(params.steps_per_execution, params.track_every_batches, steps_per_epoch)
