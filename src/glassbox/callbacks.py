@@ -11,10 +11,10 @@ class WeightHistory(keras.callbacks.Callback):
 
     With ``every_batches`` > 0 it also records after every batch whose count since
     the start of training is a multiple of ``every_batches``, for a finer film of a
-    neuron. Keras calls batch callbacks only once per ``steps_per_execution`` batches,
-    so the model must be compiled with a ``steps_per_execution`` that divides
-    ``every_batches`` and the batches per epoch (``training.execution_steps``);
-    otherwise a snapshot lands on the next execution boundary instead.
+    neuron. Keras calls batch callbacks only once per ``steps_per_execution`` batches.
+    So ``training.train`` compiles the model with a ``steps_per_execution`` that
+    divides ``every_batches`` and the batches per epoch (``execution_steps``). With
+    any other value a snapshot lands on the first execution boundary after the batch.
 
     NOTE: snapshots stay in memory until training ends, about 0.23 MB each for a
     400-128-64-10 model, so a small ``every_batches`` over many epochs needs gigabytes.
