@@ -53,7 +53,7 @@ def main() -> None:
         log.info(
             "%s: variant %s, seed %d, %s data (%s, digest %s) from %s; MLflow run %s in %s",
             stage, variant.name, args.seed, source["source"], source["description"], digest[:12],
-            data_path, active.info.run_id, store.uri,
+            data_path, active.info.run_id, tracking.uri_for_logs(store.uri),
         )
         mlflow.log_params(logged_params)
         dataset_name = f"{source['source']}-{variant.task}"

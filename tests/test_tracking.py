@@ -121,3 +121,16 @@ def test_array_digest_sees_values_dtype_and_shape():
     changed = x.copy()
     changed[1, 2] = 1.0
     assert tracking.array_digest(changed) != digest
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("https://alice:secret@mlflow.example.org:8443/path", "https://mlflow.example.org:8443/path"),
+        ("http://token@127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("sqlite:////tmp/project/mlflow-store/mlflow.db", "sqlite:////tmp/project/mlflow-store/mlflow.db"),
+    ],
+)
+def test_uri_for_logs_drops_credentials(uri, shown):
+    assert tracking.uri_for_logs(uri) == shown

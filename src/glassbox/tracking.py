@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import threading
+import urllib.parse
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -62,6 +63,17 @@ def configure(root: str | Path = ".") -> Store:
         artifact_location = (store_dir / "artifacts").as_uri()
     mlflow.set_tracking_uri(uri)
     return Store(uri, artifact_location)
+
+
+def uri_for_logs(uri: str) -> str:
+    """Return the tracking URI without the user name and password that an http URI may hold."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
 def ensure_experiment(name: str, store: Store) -> str:
