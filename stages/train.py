@@ -1,6 +1,7 @@
 """Stage train@<variant>-<seed>: train one variant with one seed and record it in MLflow."""
 
 import argparse
+import logging
 
 import mlflow
 
@@ -8,12 +9,14 @@ from glassbox import tracking
 from glassbox.cli import run_stage
 from glassbox.data.processed import load_split
 from glassbox.data.raw import load_source
-from glassbox.model_files import history_path, metrics_path, model_dir, save_history_csv, save_training
+from glassbox.model_files import history_path, metrics_path, model_dir, save_history_csv, stage_training
 from glassbox.params import load_params, mlflow_params, train_params, variant_params
 from glassbox.training import train
 
 SOURCE_JSON = "data/raw/source.json"
 DATA_NPZ = {"digits": "data/processed/digits.npz", "binary": "data/processed/binary.npz"}
+
+log = logging.getLogger("glassbox.stages.train")
 
 
 def main() -> None:
@@ -26,6 +29,7 @@ def main() -> None:
     settings = train_params(raw)
     experiment = mlflow_params(raw).experiment
     name = tracking.run_name(variant.name, args.seed)
+    stage = f"train@{variant.name}-{args.seed}"
 
     data_path = DATA_NPZ[variant.task]
     data, digest = load_split(data_path)
@@ -42,24 +46,33 @@ def main() -> None:
         "data.description": source["description"],
         "data.digest": digest,
         "git.commit": tracking.git_commit(),
-        "dvc.stage": f"train@{variant.name}-{args.seed}",
+        "dvc.stage": stage,
         "params.hash": tracking.params_hash(logged_params),
     }
     with tracking.run(experiment_id, name=name, tags=tags) as active:
+        log.info(
+            "%s: variant %s, seed %d, %s data (%s, digest %s) from %s; MLflow run %s in %s",
+            stage, variant.name, args.seed, source["source"], source["description"], digest[:12],
+            data_path, active.info.run_id, tracking.uri_for_logs(store.uri),
+        )
         mlflow.log_params(logged_params)
-        tracking.log_dataset(data.x_train, data.y_train, name=f"{source['source']}-{variant.task}", source=data_path, digest=digest)
+        dataset_name = f"{source['source']}-{variant.task}"
+        tracking.log_dataset(data.x_train, data.y_train, name=dataset_name, source=data_path, context="training")
+        tracking.log_dataset(data.x_test, data.y_test, name=dataset_name, source=data_path, context="test")
 
         result = train(variant, data, settings, args.seed, callbacks=[tracking.EpochMetricsLogger()])
 
-        folder = model_dir(variant.name, args.seed)
-        save_training(result, folder, metrics_path(variant.name, args.seed))
-        save_history_csv(result.history, history_path(variant.name, args.seed))
+        with stage_training(result, model_dir(variant.name, args.seed), metrics_path(variant.name, args.seed)) as staged:
+            mlflow.log_metrics(result.metrics)
+            mlflow.log_artifacts(str(staged.folder), artifact_path="training")
+            tracking.log_keras_model(result.model)
 
-        mlflow.log_metrics(result.metrics)
-        mlflow.log_artifacts(str(folder), artifact_path="training")
-        tracking.log_keras_model(result.model)
-
-    tracking.write_run_record(name, active.info.run_id, experiment_id)
+            # Ctrl-C here must not leave a FINISHED run without outputs, or outputs of a KILLED run.
+            with tracking.interrupts_deferred():
+                tracking.finish_run()
+                staged.publish()
+                save_history_csv(result.history, history_path(variant.name, args.seed))
+                tracking.write_run_record(name, active.info.run_id, experiment_id)
 
 
 if __name__ == "__main__":

@@ -98,9 +98,12 @@ def test_bad_value_names_the_param(raw, dotted, value, reader, message):
 BAD_VARIANTS = [
     ("dropout", [1.5, 0.1], "variants.baseline.dropout: expected a list of rates in [0, 1)"),
     ("dropout", [0.1], "variants.baseline.dropout: expected 2 rates, one per hidden layer"),
-    ("l1", -1e-5, "variants.baseline.l1: expected a number in [0, inf]"),
+    ("dropout", [1.0, 0.1], "variants.baseline.dropout: expected a list of rates in [0, 1)"),
+    ("l1", -1e-5, "variants.baseline.l1: expected a number in [0, inf)"),
+    ("l1", float("inf"), "variants.baseline.l1: expected a number in [0, inf)"),
     ("hidden", [], "variants.baseline.hidden: expected a list of integers >= 1 with at least one item"),
     ("hidden", [128, "64"], "variants.baseline.hidden: expected a list of integers >= 1"),
+    ("hidden", [128.5, 64], "variants.baseline.hidden: expected a list of integers >= 1"),
     ("activation", "relux", "variants.baseline.activation: expected an activation Keras knows"),
     ("task", "regression", "variants.baseline.task: expected one of digits, binary"),
     ("batch_norm", "yes please", "variants.baseline.batch_norm: expected true or false"),

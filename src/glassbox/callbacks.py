@@ -9,11 +9,15 @@ import numpy as np
 class WeightHistory(keras.callbacks.Callback):
     """Record every weight of the model before training and after every epoch.
 
-    With ``every_batches`` > 0 it also records whenever at least that many batches
-    have passed since the last snapshot, for a finer film of a neuron. Keras calls
-    batch callbacks once per ``steps_per_execution`` batches, so the real interval is
-    rounded up to a multiple of that. Snapshots stay in memory: about 0.23 MB each
-    for a 400-128-64-10 model.
+    With ``every_batches`` > 0 it also records after every batch whose count since
+    the start of training is a multiple of ``every_batches``, for a finer film of a
+    neuron. Keras calls batch callbacks only once per ``steps_per_execution`` batches.
+    So ``training.train`` compiles the model with a ``steps_per_execution`` that
+    divides ``every_batches`` and the batches per epoch (``execution_steps``). With
+    any other value a snapshot lands on the first execution boundary after the batch.
+
+    NOTE: snapshots stay in memory until training ends, about 0.23 MB each for a
+    400-128-64-10 model, so a small ``every_batches`` over many epochs needs gigabytes.
     """
 
     def __init__(self, every_batches: int = 0):
@@ -42,7 +46,7 @@ class WeightHistory(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.every_batches:
             step = int(self.model.optimizer.iterations.numpy())
-            if step - self.steps[-1] >= self.every_batches:
+            if step // self.every_batches > self.steps[-1] // self.every_batches:
                 self._record(epoch_end=False)
 
     def on_epoch_end(self, epoch, logs=None):

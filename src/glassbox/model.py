@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from glassbox.params import TrainParams, Variant
+from glassbox.params import Variant
 
 
 def build_model(variant: Variant, n_features: int) -> keras.Sequential:
-    """Return the compiled dense network for ``variant``.
+    """Return the dense network for ``variant``, not yet compiled.
 
     Each hidden layer is Dense (with the variant's activation and L1 penalty on its
     kernel), then batch normalization if enabled, then dropout if enabled: the order
@@ -33,14 +33,19 @@ def build_model(variant: Variant, n_features: int) -> keras.Sequential:
     return keras.Sequential(layers, name=variant.name)
 
 
-def compile_model(model: keras.Model, variant: Variant, train: TrainParams) -> None:
-    loss = "binary_crossentropy" if variant.task == "binary" else "sparse_categorical_crossentropy"
-    accuracy = keras.metrics.BinaryAccuracy(name="accuracy") if variant.task == "binary" else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+def compile_model(model: keras.Model, variant: Variant, learning_rate: float, steps_per_execution: int) -> None:
+    """Compile with Adam and the task's loss; ``steps_per_execution`` changes the speed, not the results."""
+    if variant.task == "binary":
+        loss = "binary_crossentropy"
+        accuracy = keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        loss = "sparse_categorical_crossentropy"
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=train.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=loss,
         metrics=[accuracy],
-        steps_per_execution=train.steps_per_execution,
+        steps_per_execution=steps_per_execution,
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -31,13 +34,86 @@ def history_path(variant: str, seed: int) -> Path:
     return Path("plots") / "history" / variant / f"seed{seed}.csv"
 
 
+class StagedTraining:
+    """A trained model's folder and metrics file under temporary names, until ``publish``.
+
+    The temporaries sit beside their final paths, named ``.<name>.tmp-*`` as in
+    ``glassbox.atomic``, so that a killed stage leaves nothing that looks complete
+    and the next run removes the leftovers. Leaving the ``with`` block removes
+    whatever was not published.
+    """
+
+    def __init__(self, folder: str | Path, metrics_file: str | Path):
+        self.destination_folder = Path(folder)
+        self.destination_metrics = Path(metrics_file)
+        self.folder = _temporary_path(self.destination_folder, directory=True)
+        self.metrics_file = _temporary_path(self.destination_metrics, directory=False)
+        self.published = False
+
+    def publish(self) -> None:
+        """Rename the model folder, then the metrics file, into place, replacing older ones."""
+        if self.destination_folder.exists():
+            shutil.rmtree(self.destination_folder)
+        os.replace(self.folder, self.destination_folder)
+        os.replace(self.metrics_file, self.destination_metrics)
+        self.published = True
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.metrics_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedTraining:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.published:
+            self.discard()
+
+
+def stage_training(result: TrainingResult, folder: str | Path, metrics_file: str | Path) -> StagedTraining:
+    """Write the model, weight history, history and metrics under temporary names."""
+    staged = StagedTraining(folder, metrics_file)
+    try:
+        result.model.save(staged.folder / MODEL_FILE)
+        write_npz(staged.folder / WEIGHTS_FILE, **result.weights)
+        write_json(staged.folder / HISTORY_FILE, {"epoch": list(range(1, result.epochs_run + 1)), **result.history})
+        write_json(staged.metrics_file, result.metrics)
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
 def save_training(result: TrainingResult, folder: str | Path, metrics_file: str | Path) -> None:
-    """Write the model, weight history and history into ``folder`` and the metrics file, all or nothing."""
-    with atomic_dir(folder) as temporary:
-        result.model.save(temporary / MODEL_FILE)
-        write_npz(temporary / WEIGHTS_FILE, **result.weights)
-        write_json(temporary / HISTORY_FILE, {"epoch": list(range(1, result.epochs_run + 1)), **result.history})
-    write_json(metrics_file, result.metrics)
+    """Write the model folder and the metrics file, each either complete or not at all."""
+    with stage_training(result, folder, metrics_file) as staged:
+        staged.publish()
+
+
+def _temporary_path(destination: Path, *, directory: bool) -> Path:
+    """Create an empty temporary file or folder beside ``destination``, after removing stale ones."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    for stale in destination.parent.glob(f".{destination.name}.tmp-*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    prefix = f".{destination.name}.tmp-"
+    if directory:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=destination.parent))
+        path.chmod(0o777 & ~_umask())
+    else:
+        handle, name = tempfile.mkstemp(prefix=prefix, dir=destination.parent)
+        os.close(handle)
+        path = Path(name)
+        path.chmod(0o666 & ~_umask())
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_model(folder: str | Path) -> keras.Model:

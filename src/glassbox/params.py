@@ -303,7 +303,7 @@ def variant_params(raw: dict[str, Any], name: str) -> Variant:
         task=section.choice("task", TASKS),
         hidden=hidden,
         activation=_keras_activation(section),
-        l1=section.number("l1", 0, math.inf, default=0.0),
+        l1=section.number("l1", 0, math.inf, high_open=True, default=0.0),
         dropout=tuple(float(rate) for rate in dropout),
         batch_norm=section.flag("batch_norm", default=False),
     )

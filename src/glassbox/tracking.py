@@ -15,7 +15,11 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import subprocess
+import threading
+import urllib.parse
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ from typing import Any
 
 import keras
 import mlflow
+import numpy as np
 from mlflow.entities import RunStatus
 
 from glassbox.atomic import write_json
@@ -58,6 +63,17 @@ def configure(root: str | Path = ".") -> Store:
         artifact_location = (store_dir / "artifacts").as_uri()
     mlflow.set_tracking_uri(uri)
     return Store(uri, artifact_location)
+
+
+def uri_for_logs(uri: str) -> str:
+    """Return the tracking URI without the user name and password that an http URI may hold."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
 def ensure_experiment(name: str, store: Store) -> str:
@@ -121,27 +137,113 @@ class EpochMetricsLogger(keras.callbacks.Callback):
             mlflow.log_metrics({key: float(value) for key, value in logs.items()}, step=epoch + 1)
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM, which ``dvc`` and job schedulers send to stop a process.
+
+    Python's default action for SIGTERM ends the process at once, with no cleanup and
+    the MLflow run left RUNNING. As a SystemExit it unwinds like Ctrl-C does and, if
+    nothing catches it, exits with the shell's status for SIGTERM, 143.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM until the block ends, then deliver the first one received.
+
+    For steps that must not be cut in half, such as ending a run and renaming its
+    outputs into place. Only the main thread can install signal handlers; elsewhere
+    the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def remember(signum, frame) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, remember) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def run(experiment_id: str, *, run_id: str | None = None, name: str | None = None, tags: dict | None = None) -> Iterator[mlflow.ActiveRun]:
     """Open (or reopen) a run and always close it with a final status.
 
     MLflow's own exit hook would mark a crashed run FINISHED, so the run ends here as
-    FAILED on an exception and KILLED on Ctrl-C.
+    KILLED on Ctrl-C (SIGINT) or SIGTERM and FAILED on any other exception. The block
+    may end the run itself with ``finish_run`` (to publish outputs in the same
+    uninterrupted step); otherwise it ends FINISHED when the block does. Under
+    ``mlflow run``, a new run is a child of the run that ``mlflow run`` created.
     """
+    with _sigterm_raises():
+        try:
+            yield _start_run(experiment_id, run_id, name, tags)
+        except (KeyboardInterrupt, Terminated) as error:
+            _end_active_run(RunStatus.KILLED, error)
+            raise
+        except BaseException as error:
+            _end_active_run(RunStatus.FAILED, error)
+            raise
+        _end_active_run(RunStatus.FINISHED, None)
+
+
+def finish_run() -> None:
+    """End the active run as FINISHED; call it inside ``interrupts_deferred`` with the steps that publish outputs."""
+    mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+def _start_run(experiment_id: str | None, run_id: str | None, name: str | None, tags: dict | None) -> mlflow.ActiveRun:
     uri = mlflow.get_tracking_uri()
+    # `mlflow run` passes its own run in MLFLOW_RUN_ID, and start_run would log into
+    # that run instead of a new one: every stage of `dvc repro` into the same run.
+    # A new run records it as its parent instead.
+    launcher_run_id = os.environ.pop("MLFLOW_RUN_ID", None)
+    if launcher_run_id and not run_id:
+        tags = {**(tags or {}), "mlflow.parentRunId": launcher_run_id}
     try:
-        active = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=name, tags=tags)
+        return mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=name, tags=tags)
     except mlflow.exceptions.MlflowException as error:
         raise TrackingError(f"MLflow tracking store {uri}: could not start a run: {error}") from None
-    try:
-        yield active
-    except KeyboardInterrupt:
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-        raise
-    except BaseException:
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
-        raise
-    mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+def _end_active_run(status: int, error: BaseException | None) -> None:
+    """End the active run, if the block has not ended it already (glassbox never nests runs)."""
+    active = mlflow.active_run()
+    if active is None:
+        return
+    status_name = RunStatus.to_string(status)
+    if error is not None:
+        reason = "SIGTERM" if isinstance(error, Terminated) else type(error).__name__
+        log.warning("MLflow run %s (%s) ends as %s: %s", active.info.run_name, active.info.run_id, status_name, reason)
+    # A second Ctrl-C while the status is written would otherwise leave the run RUNNING.
+    with interrupts_deferred():
+        mlflow.end_run(status_name)
 
 
 def run_record_path(name: str, root: str | Path = ".") -> Path:
@@ -163,12 +265,28 @@ def read_run_record(name: str, root: str | Path = ".") -> dict[str, str]:
         raise TrackingError(f"{path}: invalid run record ({error}); run the train stage again") from None
 
 
-def log_dataset(x, y, *, name: str, source: str, digest: str, context: str = "training") -> None:
-    """Record the training arrays as the run's dataset input, identified by the data digest."""
-    import mlflow.data
+def array_digest(*arrays: np.ndarray) -> str:
+    """Return the SHA-256 of the arrays' dtypes, shapes and contents, in hex."""
+    hasher = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        hasher.update(f"{array.dtype.str}{array.shape}".encode())
+        hasher.update(array.tobytes())
+    return hasher.hexdigest()
+
+
+def log_dataset(x: np.ndarray, y: np.ndarray, *, name: str, source: str, context: str) -> None:
+    """Record arrays as a dataset input of the active run, with their digest, source file and shape.
+
+    The digest covers the arrays themselves, so it changes when preprocessing does,
+    not only when the raw data does. MLflow keeps at most 36 characters of it.
+    """
     from mlflow.data.numpy_dataset import from_numpy
 
-    dataset = from_numpy(x, targets=y, source=source, name=name, digest=digest[:36])
+    with warnings.catch_warnings():
+        # MLflow 3.17 finds two local-file source types for a path, warns, and uses the first.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        dataset = from_numpy(x, targets=y, source=source, name=name, digest=array_digest(x, y)[:36])
     mlflow.log_input(dataset, context=context)
 
 
@@ -182,7 +300,6 @@ def log_keras_model(model: keras.Model) -> None:
     """
     import mlflow.keras
     import tensorflow as tf
-    import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, TensorSpec
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from glassbox.model import build_model, compile_model
 from glassbox.params import TrainParams, Variant
 
 log = logging.getLogger(__name__)
+
+# Validation and test batches run in inference mode, where their size changes the
+# speed and the last bits of an averaged loss, never the weights.
+EVALUATION_BATCH_SIZE = 1024
 
 
 @dataclass
@@ -58,6 +63,19 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def execution_steps(steps_per_execution: int, track_every_batches: int, steps_per_epoch: int) -> int:
+    """Return how many batches each call into TensorFlow should run.
+
+    Keras calls batch callbacks only between executions. To record the weights after
+    exactly every ``track_every_batches`` batches, an execution must divide both that
+    interval and the batches of an epoch, so the requested value is lowered to their
+    greatest common divisor. The results do not depend on it, only the speed does.
+    """
+    if track_every_batches == 0:
+        return steps_per_execution
+    return math.gcd(steps_per_execution, track_every_batches, steps_per_epoch)
+
+
 def train(
     variant: Variant,
     data: Split,
@@ -74,14 +92,21 @@ def train(
     x_fit, y_fit, x_val, y_val = validation_split(data.x_train, data.y_train, params.validation_split)
     y_dtype = np.float32 if variant.task == "binary" else np.int32
     train_batches = make_dataset(x_fit, y_fit.astype(y_dtype), params.batch_size, seed)
-    validation_batches = make_dataset(x_val, y_val.astype(y_dtype), params.batch_size, None)
-    test_batches = make_dataset(data.x_test, data.y_test.astype(y_dtype), params.batch_size, None)
+    validation_batches = make_dataset(x_val, y_val.astype(y_dtype), EVALUATION_BATCH_SIZE, None)
+    test_batches = make_dataset(data.x_test, data.y_test.astype(y_dtype), EVALUATION_BATCH_SIZE, None)
 
+    steps_per_epoch = math.ceil(len(x_fit) / params.batch_size)
+    steps_per_execution = execution_steps(params.steps_per_execution, params.track_every_batches, steps_per_epoch)
+    if steps_per_execution != params.steps_per_execution:
+        log.info(
+            "recording the weights every %d batches: running %d batches per execution instead of %d",
+            params.track_every_batches, steps_per_execution, params.steps_per_execution,
+        )
     model = build_model(variant, data.x_train.shape[1])
-    compile_model(model, variant, params)
+    compile_model(model, variant, params.learning_rate, steps_per_execution)
     weight_history = WeightHistory(every_batches=params.track_every_batches)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=params.patience, restore_best_weights=True
+        monitor="val_loss", patience=params.patience, restore_best_weights=True, verbose=1
     )
 
     log.info(
@@ -93,11 +118,15 @@ def train(
         validation_data=validation_batches,
         epochs=params.max_epochs,
         callbacks=[weight_history, early_stopping, *(callbacks or [])],
+        # One line per epoch when the output goes to a file or a pipe (as under dvc repro).
         verbose=1 if sys.stdout.isatty() else 2,
+        # The training batches are already reshuffled every epoch, with the seed.
+        shuffle=False,
     )
 
     epochs_run = len(fit.history["loss"])
-    best_epoch = _best_epoch(fit.history["val_loss"])
+    # EarlyStopping keeps the first epoch with the lowest val_loss; it is 0-based.
+    best_epoch = early_stopping.best_epoch + 1
     validation = model.evaluate(validation_batches, verbose=0, return_dict=True)
     test = model.evaluate(test_batches, verbose=0, return_dict=True)
     metrics = {
@@ -115,8 +144,3 @@ def train(
     )
     history = {key: [float(value) for value in values] for key, values in fit.history.items()}
     return TrainingResult(model, history, weight_history.as_arrays(), best_epoch, epochs_run, metrics)
-
-
-def _best_epoch(val_losses: list[float]) -> int:
-    """Return the 1-based epoch with the lowest validation loss (the first one on ties), as EarlyStopping picks."""
-    return int(np.argmin(val_losses)) + 1

@@ -1,0 +1,84 @@
+"""DVC and MLflow agree: every run record that dvc repro leaves names a run in the current store.
+
+A copy of the project with one variant and one epoch, run through the real DVC
+command line against its own MLflow store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from mlflow import MlflowClient
+
+from conftest import copy_project, dvc, set_params, stages_run
+
+pytestmark = pytest.mark.e2e
+
+# One variant keeps the test short; the matrix gives every variant the same train stage.
+VARIANTS = {
+    "baseline": {"task": "digits", "hidden": [128, 64], "activation": "relu", "l1": 0.0, "dropout": [], "batch_norm": False},
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("agreement"))
+    set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
+    first = dvc(root, "repro")
+    return root, first
+
+
+def client_for(root) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{root}/mlflow-store/mlflow.db")
+
+
+def recorded_run(root, name: str):
+    """Return the MLflow run that mlflow-store/runs/<name>.json names, from the current store."""
+    record = json.loads((root / "mlflow-store" / "runs" / f"{name}.json").read_text())
+    return client_for(root).get_run(record["run_id"])
+
+
+def test_repro_prints_progress_per_epoch(project):
+    _, first = project
+
+    # Keras writes "Epoch k/n" only when n > 1; with one epoch each stage writes one metrics line.
+    epoch_lines = [line for line in first.stdout.splitlines() if re.match(r"\d+/\d+ - .* - val_loss: ", line)]
+    assert len(epoch_lines) == len(VARIANTS)
+    assert "INFO glassbox.stages.train: train@baseline-0: variant baseline, seed 0, embedded data" in first.stderr
+    assert "Restoring model weights from the end of the best epoch: 1." in first.stdout
+
+
+def test_deleting_store_reruns_every_logging_stage(project):
+    root, _ = project
+    shutil.rmtree(root / "mlflow-store")
+
+    result = dvc(root, "repro")
+
+    expected = {f"{stage}@{variant}-0" for stage in ("train", "interpret") for variant in VARIANTS} | {"compare"}
+    assert stages_run(result.stdout) == expected
+    assert "is cached - skipping run" not in result.stdout
+    for variant in VARIANTS:
+        run = recorded_run(root, f"{variant}-seed0")
+        assert run.info.status == "FINISHED", variant
+        assert run.info.run_name == f"{variant}-seed0"
+    assert recorded_run(root, "ablation").info.status == "FINISHED"
+
+
+def test_reverted_param_reruns_train_instead_of_restoring(project):
+    root, _ = project
+    set_params(root, {"variants.baseline.l1": 1.0e-4})
+    dvc(root, "repro", "train@baseline-0")
+    changed_run = recorded_run(root, "baseline-seed0")
+
+    set_params(root, {"variants.baseline.l1": 0.0})
+    result = dvc(root, "repro", "train@baseline-0")
+
+    assert stages_run(result.stdout) == {"train@baseline-0"}
+    assert "is cached - skipping run" not in result.stdout
+    run = recorded_run(root, "baseline-seed0")
+    assert run.info.run_id != changed_run.info.run_id
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.l1"] == "0.0"
