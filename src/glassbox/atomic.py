@@ -27,25 +27,35 @@ def _umask() -> int:
     return mask
 
 
-def _remove_stale_temporaries(path: Path) -> None:
+def temporary_beside(path: str | Path, *, directory: bool) -> Path:
+    """Create an empty ``.<name>.tmp-*`` file or folder beside ``path``, after removing stale ones.
+
+    mkstemp and mkdtemp make it private to its owner; it gets the usual permissions
+    instead, so that the output keeps them after the rename.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.tmp-*"):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
+    prefix = f".{path.name}.tmp-"
+    if directory:
+        temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+        temporary.chmod(0o777 & ~_umask())
+    else:
+        handle, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+        os.close(handle)
+        temporary = Path(name)
+        temporary.chmod(0o666 & ~_umask())
+    return temporary
 
 
 @contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    os.close(handle)
-    temporary = Path(temporary)
-    # mkstemp creates the file readable by its owner alone; give it the usual permissions.
-    temporary.chmod(0o666 & ~_umask())
+    temporary = temporary_beside(path, directory=False)
     try:
         yield temporary
         os.replace(temporary, path)
@@ -57,10 +67,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; it replaces ``path`` if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    temporary.chmod(0o777 & ~_umask())
+    temporary = temporary_beside(path, directory=True)
     try:
         yield temporary
         if path.exists():

@@ -7,13 +7,12 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from glassbox.atomic import atomic_dir, atomic_file, write_json, write_npz
+from glassbox.atomic import atomic_file, temporary_beside, write_json, write_npz
 from glassbox.errors import DataError
 from glassbox.training import TrainingResult
 
@@ -46,8 +45,8 @@ class StagedTraining:
     def __init__(self, folder: str | Path, metrics_file: str | Path):
         self.destination_folder = Path(folder)
         self.destination_metrics = Path(metrics_file)
-        self.folder = _temporary_path(self.destination_folder, directory=True)
-        self.metrics_file = _temporary_path(self.destination_metrics, directory=False)
+        self.folder = temporary_beside(self.destination_folder, directory=True)
+        self.metrics_file = temporary_beside(self.destination_metrics, directory=False)
         self.published = False
 
     def publish(self) -> None:
@@ -88,32 +87,6 @@ def save_training(result: TrainingResult, folder: str | Path, metrics_file: str 
     """Write the model folder and the metrics file, each either complete or not at all."""
     with stage_training(result, folder, metrics_file) as staged:
         staged.publish()
-
-
-def _temporary_path(destination: Path, *, directory: bool) -> Path:
-    """Create an empty temporary file or folder beside ``destination``, after removing stale ones."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    for stale in destination.parent.glob(f".{destination.name}.tmp-*"):
-        if stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
-    prefix = f".{destination.name}.tmp-"
-    if directory:
-        path = Path(tempfile.mkdtemp(prefix=prefix, dir=destination.parent))
-        path.chmod(0o777 & ~_umask())
-    else:
-        handle, name = tempfile.mkstemp(prefix=prefix, dir=destination.parent)
-        os.close(handle)
-        path = Path(name)
-        path.chmod(0o666 & ~_umask())
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load_model(folder: str | Path) -> keras.Model:
