@@ -36,7 +36,6 @@ def main() -> None:
     source = load_source(SOURCE_JSON)
 
     store = tracking.configure()
-    experiment_id = tracking.ensure_experiment(experiment, store)
     logged_params = {**tracking.flatten("model", variant), **tracking.flatten("train", settings), "train.seed": args.seed}
     logged_params.pop("train.seeds")
     tags = {
@@ -49,30 +48,35 @@ def main() -> None:
         "dvc.stage": stage,
         "params.hash": tracking.params_hash(logged_params),
     }
-    with tracking.run(experiment_id, name=name, tags=tags) as active:
+    # A tracking store that fails does not stop training: see OutageTolerantRun.
+    with tracking.OutageTolerantRun(store, experiment, name=name, tags=tags) as run:
         log.info(
             "%s: variant %s, seed %d, %s data (%s, digest %s) from %s; MLflow run %s in %s",
             stage, variant.name, args.seed, source["source"], source["description"], digest[:12],
-            data_path, active.info.run_id, tracking.uri_for_logs(store.uri),
+            data_path, run.run_id or "not started", tracking.uri_for_logs(store.uri),
         )
-        mlflow.log_params(logged_params)
+        run.write(mlflow.log_params, logged_params)
         dataset_name = f"{source['source']}-{variant.task}"
-        tracking.log_dataset(data.x_train, data.y_train, name=dataset_name, source=data_path, context="training")
-        tracking.log_dataset(data.x_test, data.y_test, name=dataset_name, source=data_path, context="test")
+        run.write(tracking.log_dataset, data.x_train, data.y_train, name=dataset_name, source=data_path, context="training")
+        run.write(tracking.log_dataset, data.x_test, data.y_test, name=dataset_name, source=data_path, context="test")
 
-        result = train(variant, data, settings, args.seed, callbacks=[tracking.EpochMetricsLogger()])
+        result = train(variant, data, settings, args.seed, callbacks=[tracking.EpochMetricsLogger(run)])
 
         with stage_training(result, model_dir(variant.name, args.seed), metrics_path(variant.name, args.seed)) as staged:
-            mlflow.log_metrics(result.metrics)
-            mlflow.log_artifacts(str(staged.folder), artifact_path="training")
-            tracking.log_keras_model(result.model)
+            run.write(mlflow.log_metrics, result.metrics)
+            run.write(mlflow.log_artifacts, str(staged.folder), artifact_path="training")
+            run.write(tracking.log_keras_model, result.model)
 
             # Ctrl-C here must not leave a FINISHED run without outputs, or outputs of a KILLED run.
             with tracking.interrupts_deferred():
-                tracking.finish_run()
+                run.finish()
                 staged.publish()
                 save_history_csv(result.history, history_path(variant.name, args.seed))
-                tracking.write_run_record(name, active.info.run_id, experiment_id)
+                # Without its record the stage counts as failed, so DVC runs it again and logs it completely.
+                if run.complete:
+                    tracking.write_run_record(name, run.run_id, run.experiment_id)
+                else:
+                    tracking.remove_run_record(name)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 The tracking URI is ``MLFLOW_TRACKING_URI`` when set, else the SQLite store
 ``mlflow-store/mlflow.db`` in the project root with artifacts in
-``mlflow-store/artifacts``. Every stage that logs to MLflow also writes a run record
+``mlflow-store/artifacts``. The project root is the repository DVC runs the stage
+for, also when a queued experiment runs it in a temporary copy (see
+``glassbox.tracking_store``, which also makes the store safe for several processes).
+Every stage that logs to MLflow also writes a run record
 under ``mlflow-store/runs/``; dvc.yaml declares those records as outputs with
 ``cache: false``, which keeps the stages out of DVC's run cache and makes DVC re-run
 them when the store folder is deleted.
@@ -18,9 +21,8 @@ import os
 import signal
 import subprocess
 import threading
-import urllib.parse
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,25 @@ from typing import Any
 import keras
 import mlflow
 import numpy as np
+from mlflow import MlflowClient
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 
 from glassbox.atomic import write_json
 from glassbox.errors import TrackingError
+from glassbox.tracking_store import (
+    STORE_FAILURES,
+    absolute_sqlite_uri,
+    describe,
+    project_root,
+    quiet_locked_database_tracebacks,
+    retry_when_locked,
+    set_http_retry_defaults,
+    sqlite_file,
+    store_errors,
+    store_lock,
+    uri_for_logs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,46 +62,59 @@ def local_store_uri(root: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Store:
-    """The tracking URI in use and, for the project's local store, where artifacts go."""
+    """The tracking URI in use, and where a new experiment keeps its artifacts (None: where the store decides)."""
 
     uri: str
     artifact_location: str | None
 
 
-def configure(root: str | Path = ".") -> Store:
-    """Point MLflow at ``MLFLOW_TRACKING_URI``, or else at the project's local store."""
+def configure(root: str | Path | None = None) -> Store:
+    """Point MLflow at ``MLFLOW_TRACKING_URI``, or else at the local store in ``root`` (default: the project root).
+
+    A relative SQLite path in ``MLFLOW_TRACKING_URI`` is taken relative to ``root``.
+    Also bounds MLflow's HTTP retries where the user has not set them.
+    """
+    root = project_root() if root is None else Path(root).resolve()
     # Read the variable before set_tracking_uri, which sets it for child processes.
     uri = os.environ.get("MLFLOW_TRACKING_URI")
-    artifact_location = None
     if not uri:
         uri = local_store_uri(root)
-        store_dir = Path(root).resolve() / STORE_DIR
+        store_dir = root / STORE_DIR
         store_dir.mkdir(parents=True, exist_ok=True)
         artifact_location = (store_dir / "artifacts").as_uri()
+    else:
+        uri = absolute_sqlite_uri(uri, root)
+        # MLflow would put a new experiment's artifacts in ./mlruns of the working
+        # directory, which in a queued experiment is the temporary copy.
+        artifact_location = (root / "mlruns").as_uri() if sqlite_file(uri) else None
+    set_http_retry_defaults()
+    quiet_locked_database_tracebacks()
     mlflow.set_tracking_uri(uri)
     return Store(uri, artifact_location)
 
 
-def uri_for_logs(uri: str) -> str:
-    """Return the tracking URI without the user name and password that an http URI may hold."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=host))
-
-
 def ensure_experiment(name: str, store: Store) -> str:
-    """Return the id of experiment ``name``, creating it if needed."""
-    try:
+    """Return the id of experiment ``name``, creating it, and a new SQLite store's schema, if needed.
+
+    MLflow creates the schema when a process first opens an empty SQLite store, so
+    both happen inside ``store_lock``: processes that start together, such as the
+    workers of ``dvc queue start -j 2``, take turns.
+    """
+
+    def get_or_create() -> str:
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        return mlflow.create_experiment(name, artifact_location=store.artifact_location)
-    except mlflow.exceptions.MlflowException as error:
-        raise TrackingError(f"MLflow tracking store {store.uri}: {error}") from None
+        try:
+            return mlflow.create_experiment(name, artifact_location=store.artifact_location)
+        except MlflowException as error:
+            # Another client of the same tracking server created it in the meantime.
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return mlflow.get_experiment_by_name(name).experiment_id
+
+    with store_errors(store.uri), store_lock(store.uri):
+        return retry_when_locked(get_or_create, store.uri)
 
 
 def run_name(variant: str, seed: int) -> str:
@@ -125,16 +155,36 @@ def params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# The variables DVC 3.67 sets while it runs an experiment (dvc exp run, also queued),
+# and the tags that keep them on each new run.
+DVC_EXPERIMENT_TAGS = {"DVC_EXP_NAME": "dvc.experiment", "DVC_EXP_BASELINE_REV": "dvc.baseline_rev"}
+
+
+def dvc_experiment_tags() -> dict[str, str]:
+    """Return tags naming the DVC experiment and its baseline commit, as ``dvc exp show`` lists them; empty outside one."""
+    return {tag: os.environ[variable] for variable, tag in DVC_EXPERIMENT_TAGS.items() if os.environ.get(variable)}
+
+
 class EpochMetricsLogger(keras.callbacks.Callback):
     """Log each epoch's loss and metrics to the active MLflow run, with the epoch (from 1) as step.
 
     Steps count from 1 so that step k matches the weights after epoch k in the weight
-    history, where 0 is the initial state.
+    history, where 0 is the initial state. Given an ``OutageTolerantRun``, it logs
+    through that run, so that a failing store does not stop training.
     """
 
+    def __init__(self, run: OutageTolerantRun | None = None):
+        super().__init__()
+        self._run = run
+
     def on_epoch_end(self, epoch, logs=None):
-        if logs:
-            mlflow.log_metrics({key: float(value) for key, value in logs.items()}, step=epoch + 1)
+        if not logs:
+            return
+        metrics = {key: float(value) for key, value in logs.items()}
+        if self._run is None:
+            mlflow.log_metrics(metrics, step=epoch + 1)
+        else:
+            self._run.write(mlflow.log_metrics, metrics, step=epoch + 1)
 
 
 class Terminated(SystemExit):
@@ -200,10 +250,15 @@ def run(experiment_id: str, *, run_id: str | None = None, name: str | None = Non
     may end the run itself with ``finish_run`` (to publish outputs in the same
     uninterrupted step); otherwise it ends FINISHED when the block does. Under
     ``mlflow run``, a new run is a child of the run that ``mlflow run`` created.
+    A failure to reach or write the store, in the block too, raises a TrackingError
+    that names the store.
     """
+    uri = mlflow.get_tracking_uri()
     with _sigterm_raises():
         try:
-            yield _start_run(experiment_id, run_id, name, tags)
+            active = _start_run(experiment_id, run_id, name, tags)
+            with store_errors(uri):
+                yield active
         except (KeyboardInterrupt, Terminated) as error:
             _end_active_run(RunStatus.KILLED, error)
             raise
@@ -215,25 +270,122 @@ def run(experiment_id: str, *, run_id: str | None = None, name: str | None = Non
 
 def finish_run() -> None:
     """End the active run as FINISHED; call it inside ``interrupts_deferred`` with the steps that publish outputs."""
-    mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+    with store_errors(mlflow.get_tracking_uri()):
+        _write_final_status(mlflow.active_run().info.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+
+class OutageTolerantRun:
+    """A new run for a long computation, which goes on when the tracking store fails and reports the failure at the end.
+
+    Training takes long and its outputs are worth keeping, so a failure to reach or
+    write the store does not stop it. The first failure is logged and remembered, and
+    every later ``write`` is skipped, because each would wait for the client's
+    retries again. Leaving the ``with`` block ends the run as ``run`` does (FAILED
+    after a failed write) and then raises the failure as a TrackingError. The block
+    should publish its outputs either way, but write its run record only when
+    ``complete``. Without the record, DVC counts the stage as failed, and the next
+    ``dvc repro`` runs it again and logs a complete new run.
+    """
+
+    def __init__(self, store: Store, experiment: str, *, name: str, tags: dict[str, str]):
+        self.store = store
+        self.experiment = experiment
+        self.name = name
+        self.tags = tags
+        self.experiment_id: str | None = None
+        self.run_id: str | None = None
+        self.failure: TrackingError | None = None
+        self._finished = False
+        self._signal_handlers = contextlib.ExitStack()
+
+    @property
+    def complete(self) -> bool:
+        """Whether every write reached the store and the run ended FINISHED."""
+        return self._finished and self.failure is None
+
+    def __enter__(self) -> OutageTolerantRun:
+        self._signal_handlers.enter_context(_sigterm_raises())
+        try:
+            self.write(self._start)
+        except BaseException as error:
+            # Python calls __exit__ only after __enter__ returned: end a run started before Ctrl-C.
+            self.__exit__(type(error), error, error.__traceback__)
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.experiment_id = ensure_experiment(self.experiment, self.store)
+        self.run_id = _start_run(self.experiment_id, None, self.name, self.tags).info.run_id
+
+    def write(self, log_step: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+        """Call ``log_step(*args, **kwargs)``, such as ``mlflow.log_params``, unless an earlier step failed.
+
+        A failure to reach or write the store is logged and kept for the end of the
+        block; a locked SQLite database is retried first.
+
+        NOTE: a step of several store calls, such as ``log_keras_model``, is retried as
+        a whole, so a retry can leave a second, unfinished logged model beside the
+        complete one.
+        """
+        if self.failure is not None:
+            return
+        try:
+            with store_errors(self.store.uri):
+                retry_when_locked(lambda: log_step(*args, **kwargs), self.store.uri)
+        except TrackingError as error:
+            self.failure = error
+            log.error("%s. Training goes on without MLflow, and the stage will fail after writing its outputs", error)
+
+    def finish(self) -> None:
+        """End the run as FINISHED if every write so far reached the store; call it as ``finish_run``."""
+        self.write(finish_run)
+        self._finished = self.failure is None
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        try:
+            if isinstance(error, (KeyboardInterrupt, Terminated)):
+                _end_active_run(RunStatus.KILLED, error)
+            elif error is not None:
+                _end_active_run(RunStatus.FAILED, error)
+            elif self.failure is not None:
+                _end_active_run(RunStatus.FAILED, self.failure)
+                raise TrackingError(
+                    f"{self.failure}. The stage wrote its outputs but no run record; "
+                    "run it again (dvc repro) once the store is reachable"
+                )
+            else:
+                _end_active_run(RunStatus.FINISHED, None)
+        finally:
+            self._signal_handlers.close()
 
 
 def _start_run(experiment_id: str | None, run_id: str | None, name: str | None, tags: dict | None) -> mlflow.ActiveRun:
     uri = mlflow.get_tracking_uri()
+    if not run_id:
+        tags = {**dvc_experiment_tags(), **(tags or {})}
     # `mlflow run` passes its own run in MLFLOW_RUN_ID, and start_run would log into
     # that run instead of a new one: every stage of `dvc repro` into the same run.
     # A new run records it as its parent instead.
     launcher_run_id = os.environ.pop("MLFLOW_RUN_ID", None)
     if launcher_run_id and not run_id:
-        tags = {**(tags or {}), "mlflow.parentRunId": launcher_run_id}
-    try:
+        tags = {**tags, "mlflow.parentRunId": launcher_run_id}
+
+    def start() -> mlflow.ActiveRun:
         return mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=name, tags=tags)
-    except mlflow.exceptions.MlflowException as error:
-        raise TrackingError(f"MLflow tracking store {uri}: could not start a run: {error}") from None
+
+    try:
+        return retry_when_locked(start, uri)
+    except STORE_FAILURES as error:
+        action = f"could not reopen run {run_id}" if run_id else "could not start a run"
+        raise TrackingError(f"MLflow tracking store {uri_for_logs(uri)}: {action}: {describe(error, uri)}") from None
 
 
 def _end_active_run(status: int, error: BaseException | None) -> None:
-    """End the active run, if the block has not ended it already (glassbox never nests runs)."""
+    """End the active run, if the block has not ended it already (glassbox never nests runs).
+
+    When the block failed already, a failure to write the status is only logged,
+    so that it does not hide the block's own error.
+    """
     active = mlflow.active_run()
     if active is None:
         return
@@ -243,7 +395,27 @@ def _end_active_run(status: int, error: BaseException | None) -> None:
         log.warning("MLflow run %s (%s) ends as %s: %s", active.info.run_name, active.info.run_id, status_name, reason)
     # A second Ctrl-C while the status is written would otherwise leave the run RUNNING.
     with interrupts_deferred():
-        mlflow.end_run(status_name)
+        try:
+            with store_errors(mlflow.get_tracking_uri()):
+                _write_final_status(active.info.run_id, status_name)
+        except TrackingError as failure:
+            if error is None:
+                raise
+            log.warning("MLflow run %s stays as the store last saw it: %s", active.info.run_id, failure)
+
+
+def _write_final_status(run_id: str, status: str) -> None:
+    """End the active run with ``status``, retrying while SQLite reports the database locked."""
+
+    def write() -> None:
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == run_id:
+            mlflow.end_run(status)
+        else:
+            # mlflow.end_run removes the active run before it writes the status, so a retry writes only the status.
+            MlflowClient().set_terminated(run_id, status)
+
+    retry_when_locked(write, mlflow.get_tracking_uri())
 
 
 def run_record_path(name: str, root: str | Path = ".") -> Path:
@@ -253,6 +425,11 @@ def run_record_path(name: str, root: str | Path = ".") -> Path:
 def write_run_record(name: str, run_id: str, experiment_id: str, root: str | Path = ".") -> None:
     """Write the record that ties a DVC stage's outputs to its MLflow run."""
     write_json(run_record_path(name, root), {"run_id": run_id, "experiment_id": experiment_id})
+
+
+def remove_run_record(name: str, root: str | Path = ".") -> None:
+    """Remove a stage's run record, which would name an older run than the outputs just published."""
+    run_record_path(name, root).unlink(missing_ok=True)
 
 
 def read_run_record(name: str, root: str | Path = ".") -> dict[str, str]:
