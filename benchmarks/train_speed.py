@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_mnist import ensure_fashion_mnist  # noqa: E402
 
 from glassbox import tracking  # noqa: E402
-from glassbox.callbacks import WeightHistory  # noqa: E402
+from glassbox.callbacks import EpochMetricsLogger, WeightHistory  # noqa: E402
 from glassbox.data.idx import read_images, read_labels  # noqa: E402
 from glassbox.data.preprocess import Split, to_features  # noqa: E402
 from glassbox.model import build_model, compile_model  # noqa: E402
@@ -114,7 +114,7 @@ def time_stage_fit(variant: Variant, data: Split, settings: TrainParams, store: 
     experiment_id = tracking.ensure_experiment("train-speed", store)
     timer = EpochTimer()
     with tracking.run(experiment_id, name=f"{variant.name}-seed{SEED}"):
-        train(variant, data, settings, SEED, callbacks=[tracking.EpochMetricsLogger(), timer])
+        train(variant, data, settings, SEED, callbacks=[EpochMetricsLogger(), timer])
     return timer
 
 
@@ -122,7 +122,7 @@ def time_tracking_work(model: keras.Model, store: tracking.Store, repeats: int =
     """Return the seconds that the two tracking callbacks spend at the end of one epoch, median of ``repeats``."""
     experiment_id = tracking.ensure_experiment("train-speed", store)
     logs = {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.79}
-    weight_history, metrics_logger = WeightHistory(), tracking.EpochMetricsLogger()
+    weight_history, metrics_logger = WeightHistory(), EpochMetricsLogger()
     weight_history.set_model(model)
     seconds = []
     with tracking.run(experiment_id, name="tracking-work"):

@@ -6,6 +6,7 @@ import logging
 import mlflow
 
 from glassbox import tracking
+from glassbox.callbacks import EpochMetricsLogger
 from glassbox.cli import run_stage
 from glassbox.data.processed import load_split
 from glassbox.data.raw import load_source
@@ -60,7 +61,7 @@ def main() -> None:
         run.write(tracking.log_dataset, data.x_train, data.y_train, name=dataset_name, source=data_path, context="training")
         run.write(tracking.log_dataset, data.x_test, data.y_test, name=dataset_name, source=data_path, context="test")
 
-        result = train(variant, data, settings, args.seed, callbacks=[tracking.EpochMetricsLogger(run)])
+        result = train(variant, data, settings, args.seed, callbacks=[EpochMetricsLogger(run)])
 
         with stage_training(result, model_dir(variant.name, args.seed), metrics_path(variant.name, args.seed)) as staged:
             run.write(mlflow.log_metrics, result.metrics)

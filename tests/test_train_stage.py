@@ -280,11 +280,31 @@ def test_sigterm_while_saving_kills_run(tmp_path):
         process.wait(timeout=120)
 
     output = (tmp_path / "stage.log").read_text()
+    (run,) = runs_named(root, "regularized-seed3")
+    final_outputs = [
+        root / "models" / "regularized" / "seed3",
+        root / "metrics" / "regularized" / "seed3.json",
+        root / "mlflow-store" / "runs" / "regularized-seed3.json",
+    ]
+    if process.returncode == 0:
+        # On a loaded machine the stage can finish saving between the check above and
+        # the signal. Then everything must be complete: never a mix of the two outcomes.
+        assert run.info.status == "FINISHED"
+        assert all(path.exists() for path in final_outputs)
+        assert leftovers(root) == []
+        return
     assert process.returncode == 143, output
     assert "ends as KILLED: SIGTERM" in output
-    (run,) = runs_named(root, "regularized-seed3")
     assert run.info.status == "KILLED"
-    assert_no_outputs(root)
+    # The signal can land while a temporary is being created, before the stage can
+    # track it, so a .tmp-* leftover is allowed here; the re-run must remove it.
+    assert not any(path.exists() for path in final_outputs)
+
+    rerun = run_stage(root)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert [run.info.status for run in runs_named(root, "regularized-seed3")] == ["KILLED", "FINISHED"]
+    assert leftovers(root) == []
 
 
 # Every params rule has a unit test in test_params.py. These two show that the stage

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
+import mlflow
 import numpy as np
+
+if TYPE_CHECKING:
+    from glassbox.tracking import OutageTolerantRun
 
 
 class WeightHistory(keras.callbacks.Callback):
@@ -74,3 +80,25 @@ def _layer_path(path: str, model_name: str) -> str:
     """Drop the model name from a Keras variable path: ``baseline/hidden1/kernel`` -> ``hidden1/kernel``."""
     prefix = f"{model_name}/"
     return path[len(prefix):] if path.startswith(prefix) else path
+
+
+class EpochMetricsLogger(keras.callbacks.Callback):
+    """Log each epoch's loss and metrics to the active MLflow run, with the epoch (from 1) as step.
+
+    Steps count from 1 so that step k matches the weights after epoch k in the weight
+    history, where 0 is the initial state. Given an ``OutageTolerantRun``, it logs
+    through that run, so that a failing store does not stop training.
+    """
+
+    def __init__(self, run: OutageTolerantRun | None = None):
+        super().__init__()
+        self._run = run
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not logs:
+            return
+        metrics = {key: float(value) for key, value in logs.items()}
+        if self._run is None:
+            mlflow.log_metrics(metrics, step=epoch + 1)
+        else:
+            self._run.write(mlflow.log_metrics, metrics, step=epoch + 1)

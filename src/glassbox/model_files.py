@@ -8,13 +8,17 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from glassbox.atomic import atomic_file, temporary_beside, write_json, write_npz
 from glassbox.errors import DataError
-from glassbox.training import TrainingResult
+
+if TYPE_CHECKING:
+    import keras
+
+    from glassbox.training import TrainingResult
 
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "weights.npz"
@@ -46,7 +50,11 @@ class StagedTraining:
         self.destination_folder = Path(folder)
         self.destination_metrics = Path(metrics_file)
         self.folder = temporary_beside(self.destination_folder, directory=True)
-        self.metrics_file = temporary_beside(self.destination_metrics, directory=False)
+        try:
+            self.metrics_file = temporary_beside(self.destination_metrics, directory=False)
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         self.published = False
 
     def publish(self) -> None:
@@ -93,6 +101,8 @@ def load_model(folder: str | Path) -> keras.Model:
     path = Path(folder) / MODEL_FILE
     if not path.is_file():
         raise DataError(f"{path}: model file not found; run the train stage first")
+    import keras  # Imported here so that readers of metrics and histories do not load TensorFlow.
+
     return keras.saving.load_model(path, safe_mode=True)
 
 

@@ -285,8 +285,12 @@ def train_params(raw: dict[str, Any]) -> TrainParams:
     return params
 
 
-def variant_params(raw: dict[str, Any], name: str) -> Variant:
-    """Read and validate ``variants.<name>``; the activation is checked against Keras."""
+def variant_params(raw: dict[str, Any], name: str, *, check_activation: bool = True) -> Variant:
+    """Read and validate ``variants.<name>``.
+
+    With ``check_activation`` the activation must be one Keras knows, which imports
+    TensorFlow (seconds); without it, any non-empty name passes.
+    """
     if name not in _Section(raw, "variants").values:
         known = ", ".join(sorted(raw["variants"]))
         raise ParamsError(f"params.yaml: variants.{name}: no such variant; known variants are {known}")
@@ -302,7 +306,7 @@ def variant_params(raw: dict[str, Any], name: str) -> Variant:
         name=name,
         task=section.choice("task", TASKS),
         hidden=hidden,
-        activation=_keras_activation(section),
+        activation=_keras_activation(section) if check_activation else section.text("activation"),
         l1=section.number("l1", 0, math.inf, high_open=True, default=0.0),
         dropout=tuple(float(rate) for rate in dropout),
         batch_norm=section.flag("batch_norm", default=False),

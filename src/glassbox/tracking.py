@@ -25,9 +25,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import mlflow
 import numpy as np
 from mlflow import MlflowClient
@@ -49,6 +48,9 @@ from glassbox.tracking_store import (
     store_lock,
     uri_for_logs,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 log = logging.getLogger(__name__)
 
@@ -163,28 +165,6 @@ DVC_EXPERIMENT_TAGS = {"DVC_EXP_NAME": "dvc.experiment", "DVC_EXP_BASELINE_REV":
 def dvc_experiment_tags() -> dict[str, str]:
     """Return tags naming the DVC experiment and its baseline commit, as ``dvc exp show`` lists them; empty outside one."""
     return {tag: os.environ[variable] for variable, tag in DVC_EXPERIMENT_TAGS.items() if os.environ.get(variable)}
-
-
-class EpochMetricsLogger(keras.callbacks.Callback):
-    """Log each epoch's loss and metrics to the active MLflow run, with the epoch (from 1) as step.
-
-    Steps count from 1 so that step k matches the weights after epoch k in the weight
-    history, where 0 is the initial state. Given an ``OutageTolerantRun``, it logs
-    through that run, so that a failing store does not stop training.
-    """
-
-    def __init__(self, run: OutageTolerantRun | None = None):
-        super().__init__()
-        self._run = run
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not logs:
-            return
-        metrics = {key: float(value) for key, value in logs.items()}
-        if self._run is None:
-            mlflow.log_metrics(metrics, step=epoch + 1)
-        else:
-            self._run.write(mlflow.log_metrics, metrics, step=epoch + 1)
 
 
 class Terminated(SystemExit):
@@ -475,6 +455,7 @@ def log_keras_model(model: keras.Model) -> None:
     The pip requirements are given, because inferring them starts a second Python that
     imports TensorFlow again, which takes seconds.
     """
+    import keras
     import mlflow.keras
     import tensorflow as tf
     from mlflow.models import ModelSignature
