@@ -71,7 +71,7 @@ def dvc(root: Path, *args: str, check: bool = True, env: dict | None = None) -> 
 
 
 def stages_run(output: str) -> set[str]:
-    """Return the names of the stages that a dvc repro output says it ran."""
+    """Return the names of the stages that ``dvc repro`` reports running in its output."""
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
 
 

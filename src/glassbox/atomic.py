@@ -86,7 +86,7 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     """Save arrays as an uncompressed ``.npz`` that ``np.load`` reads.
 
     Unlike ``np.savez``, every zip entry gets a fixed timestamp, so the same arrays
-    always give the same bytes and DVC sees an unchanged output as unchanged.
+    always give the same bytes and DVC treats an unchanged output as unchanged.
     """
     with atomic_file(path) as temporary:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_STORED) as archive:

@@ -1,4 +1,4 @@
-"""What every stage script shares: logging set-up and one-line errors."""
+"""Shared entry-point code for the stage scripts: logging set-up and one-line errors."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Read params.yaml into typed, validated settings.
 
 Every check raises ParamsError with one line that names the param by its dotted
-path (``variants.baseline.dropout``) and says what was expected, so that a typo in
+path (``variants.baseline.dropout``) and states what was expected, so that a typo in
 params.yaml stops a stage before it does any work.
 """
 
@@ -288,7 +288,7 @@ def train_params(raw: dict[str, Any]) -> TrainParams:
 def variant_params(raw: dict[str, Any], name: str, *, check_activation: bool = True) -> Variant:
     """Read and validate ``variants.<name>``.
 
-    With ``check_activation`` the activation must be one Keras knows, which imports
+    With ``check_activation`` the activation must be one that Keras defines, which imports
     TensorFlow (seconds); without it, any non-empty name passes.
     """
     if name not in _Section(raw, "variants").values:
