@@ -68,7 +68,7 @@ def write_model(
     folder.mkdir(parents=True, exist_ok=True)
     numbers = interpretation if interpretation is not None else {
         "run_id": f"run-{variant}-{seed}",
-        "first_layer_near_zero_share": 0.1,
+        "first_layer": {"near_zero_share": 0.1},
         "focus": {"mean": 0.2, "max": 0.5},
         "pathway": {"target": "class 4"},
     }

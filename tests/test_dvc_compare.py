@@ -17,6 +17,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from glassbox.report import QUANTITIES
+
 from browser import chromium_or_skip, render
 from conftest import copy_project, dvc, set_params, stages_run
 
@@ -167,6 +169,8 @@ def test_summary_run_holds_report(experiment):
         accuracies = [json.loads((root / "metrics" / variant / f"seed{seed}.json").read_text())["test_accuracy"] for seed in SEEDS]
         assert run.data.metrics[f"{variant}/test_accuracy_mean"] == pytest.approx(mean(accuracies))
         assert run.data.metrics[f"{variant}/n_seeds"] == len(SEEDS)
+        for quantity, _ in QUANTITIES:
+            assert f"{variant}/{quantity}_mean" in run.data.metrics, quantity
 
 
 def test_report_page_shows_every_variant(experiment, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from glassbox.errors import ParamsError
 from glassbox.interpret.analysis import headline_metrics, interpret, save
 from glassbox.params import interpret_params, load_params
+from glassbox.report import interpretation_summary
 from interpret_models import interpret_settings, trained
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -130,6 +131,11 @@ def test_save_writes_everything_and_releases_figures(tmp_path):
     assert result.figures == {}
     gc.collect()
     assert all(reference() is None for reference in drawn)
+
+    # The report reads interpretation.json by key path, so a renamed key must fail here.
+    summary = interpretation_summary(tmp_path / "out" / "interpretation.json")
+    for key, value in summary.items():
+        assert value is not None, key
 
 
 def test_metrics_are_finite_numbers(digits_result):

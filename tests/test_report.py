@@ -75,7 +75,7 @@ def test_interpretation_summary_reads_expected_keys(tmp_path):
     path = tmp_path / "interpretation.json"
     path.write_text(json.dumps({
         "run_id": "abc",
-        "first_layer_near_zero_share": 0.25,
+        "first_layer": {"near_zero_share": 0.25},
         "focus": {"mean": 0.2, "max": 0.6},
         "pathway": {"target": "class 4"},
         "regions": {"n_multi_region": 7},
@@ -124,7 +124,7 @@ def test_multi_region_and_faithfulness_shown(tmp_path):
     for seed, (count, winner) in enumerate([(4, "integrated gradients"), (6, "integrated gradients")]):
         interpretation = {
             "run_id": f"run{seed}",
-            "first_layer_near_zero_share": 0.1,
+            "first_layer": {"near_zero_share": 0.1},
             "focus": {"mean": 0.2, "max": 0.5},
             "regions": {"n_multi_region": count},
             "faithfulness": {

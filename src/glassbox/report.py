@@ -57,7 +57,7 @@ def interpretation_summary(path: str | Path) -> dict:
         raise DataError(f"{path}: invalid JSON ({error}); run the interpret stage again") from None
     return {
         "run_id": _lookup(numbers, "run_id"),
-        "near_zero_share": _lookup(numbers, "first_layer_near_zero_share"),
+        "near_zero_share": _lookup(numbers, "first_layer", "near_zero_share"),
         "focus_mean": _lookup(numbers, "focus", "mean"),
         "focus_max": _lookup(numbers, "focus", "max"),
         "pathway_target": _lookup(numbers, "pathway", "target"),
