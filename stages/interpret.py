@@ -24,6 +24,8 @@ def main() -> None:
     name = tracking.run_name(args.variant, args.seed)
     record = tracking.read_run_record(name)
     run_id = record["run_id"]
+    tracking.configure()
+    tracking.require_run(run_id, name)
 
     folder = model_dir(args.variant, args.seed)
     model = load_model(folder)
@@ -36,7 +38,6 @@ def main() -> None:
     output = f"reports/variants/{args.variant}/seed{args.seed}"
     save(result, output, extra={"variant": args.variant, "seed": args.seed, "run_id": run_id, "settings": asdict(params)})
 
-    tracking.configure()
     with tracking.run(experiment_id=None, run_id=run_id):
         # Tags, not params: MLflow rejects a param whose value changes within a run.
         mlflow.set_tags({**tracking.flatten("interpret", params), **run_tags(result)})

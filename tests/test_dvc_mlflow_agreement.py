@@ -13,7 +13,7 @@ import shutil
 import pytest
 from mlflow import MlflowClient
 
-from conftest import copy_project, dvc, set_params, stages_run
+from conftest import copy_project, dvc, pipeline_env, set_params, stages_run
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +82,27 @@ def test_reverted_param_reruns_train_instead_of_restoring(project):
     assert run.info.run_id != changed_run.info.run_id
     assert run.info.status == "FINISHED"
     assert run.data.params["model.l1"] == "0.0"
+
+
+def test_record_from_other_store_asks_for_force(project, tmp_path):
+    """Run records written while logging to one store name runs that another store lacks."""
+    root, _ = project
+    other_store = f"sqlite:///{tmp_path}/other.db"
+    env = {**pipeline_env(root), "MLFLOW_TRACKING_URI": other_store}
+    set_params(root, {"interpret.top_neurons": 8})
+
+    failed = dvc(root, "repro", check=False, env=env)
+
+    assert failed.returncode != 0
+    (error,) = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert "mlflow-store/runs/baseline-seed0.json" in error
+    assert "not found in the tracking store" in error
+    assert "dvc repro --force" in error
+
+    dvc(root, "repro", "--force", env=env)
+
+    record = json.loads((root / "mlflow-store" / "runs" / "baseline-seed0.json").read_text())
+    run = MlflowClient(tracking_uri=other_store).get_run(record["run_id"])
+    assert run.info.status == "FINISHED"
+    assert "focus_mean" in run.data.metrics
+    assert run.data.tags["interpret.top_neurons"] == "8"

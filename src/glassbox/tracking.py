@@ -422,6 +422,26 @@ def read_run_record(name: str, root: str | Path = ".") -> dict[str, str]:
         raise TrackingError(f"{path}: invalid run record ({error}); run the train stage again") from None
 
 
+def require_run(run_id: str, record_name: str) -> None:
+    """Raise a TrackingError naming the fix when the store lacks the run that a run record names.
+
+    This happens when the record was written while logging to another store (say,
+    `mlflow run` without MLFLOW_TRACKING_URI) or when the run was deleted. Reopening
+    such a run cannot work, and re-running the stage alone would not help.
+    """
+    uri = mlflow.get_tracking_uri()
+    with store_errors(uri):
+        try:
+            retry_when_locked(lambda: MlflowClient().get_run(run_id), uri)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise TrackingError(
+                f"{run_record_path(record_name)}: MLflow run {run_id} not found in the tracking store {uri_for_logs(uri)}; "
+                "it was logged to another store or deleted. Run `dvc repro --force` to log every stage into this store"
+            ) from None
+
+
 def array_digest(*arrays: np.ndarray) -> str:
     """Return the SHA-256 of the arrays' dtypes, shapes and contents, in hex."""
     hasher = hashlib.sha256()
