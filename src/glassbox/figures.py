@@ -407,8 +407,9 @@ def unit_profiles(
     positions = np.arange(len(class_names))
     for row, profile in zip(axes, profiles):
         pixel_map = profile.pixel_map if live is None else np.where(live, profile.pixel_map, 0.0)
-        draw_mosaic(row[0], pixel_map.reshape(1, side, side), 1, dead=dead)
+        image = draw_mosaic(row[0], pixel_map.reshape(1, side, side), 1, dead=dead)
         row[0].set_title(profile.pixel_title, fontsize=8)
+        figure.colorbar(image, ax=row[0], shrink=0.8, label="red +, blue -")
         draw_bars(row[1], positions, profile.class_means, 0.8, colors)
         row[1].set_xticks(positions, class_names)
         row[1].set_title(profile.name, fontsize=9)

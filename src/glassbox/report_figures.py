@@ -14,22 +14,27 @@ PALETTE = [f"C{index}" for index in range(10)]
 
 
 def accuracy_figure(summaries: list[VariantSummary], data_description: str) -> Figure:
-    """Draw test accuracy per variant: a bar at the mean, one standard deviation, a dot per seed."""
+    """Draw test accuracy per variant: a diamond at the mean, one standard deviation, a dot per seed.
+
+    Points, not bars: the axis starts near the lowest accuracy so that small
+    differences show, and a bar cut off there would exaggerate them.
+    """
     figure = Figure(figsize=(8.0, 3.8))
     ax = figure.subplots()
     low = 1.0
     for position, summary in enumerate(summaries):
         accuracies = [result.metrics["test_accuracy"] for result in summary.results]
         value = summary.spreads["test_accuracy"]
-        ax.bar(position, value.mean, color="lightsteelblue", width=0.6)
-        if value.std is not None:
-            ax.errorbar(position, value.mean, yerr=value.std, color="black", capsize=4, linewidth=1)
-        ax.plot([position] * len(accuracies), accuracies, "k.", markersize=6)
+        ax.errorbar(position, value.mean, yerr=value.std, fmt="D", color="steelblue", markersize=7, capsize=4, linewidth=1)
+        ax.plot([position + 0.18] * len(accuracies), accuracies, "k.", markersize=6)
         low = min(low, *accuracies)
     ax.set_xticks(range(len(summaries)), [summary.variant for summary in summaries], rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(summaries) - 0.4)
     ax.set_ylim(max(0.0, low - 0.05), 1.0)
+    ax.grid(axis="y", color="0.9")
+    ax.set_axisbelow(True)
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"Test accuracy per variant (bar: mean, line: ±1 sd, dots: seeds)\n{data_description}", fontsize=9)
+    ax.set_title(f"Test accuracy per variant (diamond: mean, line: ±1 sd, dots: seeds)\n{data_description}", fontsize=9)
     return figure
 
 
