@@ -98,7 +98,7 @@ def html_report(
 
     parts += [
         "<h2>Test accuracy per variant</h2>",
-        _chart(accuracy_png, "Test accuracy per variant: bars at the mean, error bars one standard deviation, dots one seed each"),
+        _chart(accuracy_png, "Test accuracy per variant: diamonds at the mean, error bars one standard deviation, dots one seed each"),
         "<h2>Validation loss of every model</h2>",
         _chart(val_loss_png, "Validation loss per epoch, one colour per variant, one line per seed; training loss dashed"),
         "<h2>Most focused first-layer neurons</h2>",
