@@ -16,6 +16,7 @@ from glassbox.params import (
     interpret_params,
     load_params,
     preprocess_params,
+    seed_argument,
     train_params,
     variant_params,
 )
@@ -77,7 +78,11 @@ BAD_VALUES = [
     ("preprocess.test_fraction", 1.0, preprocess_params, "preprocess.test_fraction: expected a number in (0, 1)"),
     ("train.batch_size", 0, train_params, "train.batch_size: expected an integer >= 1"),
     ("train.batch_size", 32.5, train_params, "train.batch_size: expected an integer >= 1"),
-    ("train.seeds", [], train_params, "train.seeds: expected a list of integers >= 0 with at least one item"),
+    ("train.seeds", [], train_params, "train.seeds: expected a list of distinct integers from 0 to 4294967295 with at least one item"),
+    ("train.seeds", ["a"], train_params, "train.seeds: expected a list of distinct integers from 0 to 4294967295"),
+    ("train.seeds", [0.5], train_params, "train.seeds: expected a list of distinct integers from 0 to 4294967295"),
+    ("train.seeds", [2**32], train_params, "train.seeds: expected a list of distinct integers from 0 to 4294967295"),
+    ("train.seeds", [0, 1, 0], train_params, "train.seeds: expected a list of distinct integers from 0 to 4294967295"),
     ("train.patience", True, train_params, "train.patience: expected an integer >= 0"),
     ("train.epochs", 3, train_params, "train.epochs: unknown key"),
     ("interpret.class_of_interest", 10, interpret_params, "interpret.class_of_interest: expected a digit class from 0 to 9"),
@@ -124,6 +129,24 @@ def test_unknown_variant_lists_known_ones(raw):
         variant_params(raw, "basline")
 
 
+@pytest.mark.parametrize("name", ["a/b", "a.b", "-baseline", "base line"])
+def test_invalid_variant_name_rejected(raw, name):
+    changed = copy.deepcopy(raw)
+    changed["variants"][name] = changed["variants"]["baseline"]
+
+    with pytest.raises(ParamsError) as raised:
+        variant_params(changed, name)
+
+    assert f"params.yaml: variants.{name}: invalid variant name; expected a letter followed by letters, digits" in str(raised.value)
+
+
+def test_seed_argument_names_train_seeds():
+    assert seed_argument("7") == 7
+    for text in ("a", "0.5", "-1", str(2**32)):
+        with pytest.raises(ParamsError, match="--seed: expected an integer from 0 to 4294967295, got"):
+            seed_argument(text)
+
+
 def test_missing_params_file_is_named(tmp_path):
     with pytest.raises(ParamsError, match="params.yaml: file not found"):
         load_params(tmp_path / "params.yaml")
@@ -142,3 +165,19 @@ def test_stage_exits_with_one_line_on_bad_param(tmp_path, raw):
         "error: params.yaml: data.source: expected one of auto, openml, mirror, idx, embedded, got 'web'"
     ]
     assert not (tmp_path / "data").exists()
+
+
+def test_train_stage_names_bad_seed_param(tmp_path, raw):
+    # DVC fills --seed from train.seeds, so a bad entry reaches the stage as text.
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_change(raw, "train.seeds", ["a"])))
+
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "stages" / "train.py"), "--variant", "baseline", "--seed", "a"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: params.yaml: train.seeds: expected a list of distinct integers from 0 to 4294967295 "
+                      "with at least one item, got ['a'] (list)"]
+    assert not (tmp_path / "models").exists()

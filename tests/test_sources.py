@@ -170,6 +170,16 @@ def test_image_and_label_counts_differ_rejected(tmp_path):
     expect_idx_error(tmp_path, f"{paths[STEMS[0]]}: 30 images, but {paths[STEMS[1]]} has 29 labels")
 
 
+@pytest.mark.parametrize("part", [0, 2])
+def test_idx_file_without_images_rejected(tmp_path, part):
+    arrays = make_arrays()
+    arrays[STEMS[part]] = np.zeros((0, 28, 28), dtype=np.uint8)
+    arrays[STEMS[part + 1]] = np.zeros(0, dtype=np.uint8)
+    paths = write_idx_set(tmp_path / "idx", arrays)
+
+    expect_idx_error(tmp_path, f"{paths[STEMS[part]]}: contains no image pixels (header sizes (0, 28, 28))")
+
+
 def test_train_and_test_image_sizes_differ_rejected(tmp_path):
     arrays = make_arrays()
     arrays[STEMS[2]] = np.zeros((10, 20, 20), dtype=np.uint8)

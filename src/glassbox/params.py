@@ -20,6 +20,10 @@ from glassbox.errors import ParamsError
 DATA_SOURCES = ("auto", "openml", "mirror", "idx", "embedded")
 RESIZE_METHODS = ("area", "crop")
 TASKS = ("digits", "binary")
+# np.random.seed, which training calls, accepts seeds from 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# Variant names become folder names, Keras model names and DVC stage names.
+VARIANT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -189,12 +193,25 @@ class _Section:
             raise self.fail(key, "true or false", value)
         return value
 
-    def integers(self, key: str, minimum: int, *, allow_empty: bool, default: Any = None) -> tuple[int, ...]:
+    def integers(
+        self,
+        key: str,
+        minimum: int,
+        *,
+        allow_empty: bool,
+        maximum: int | None = None,
+        distinct: bool = False,
+        default: Any = None,
+    ) -> tuple[int, ...]:
         value = self._get(key, default if default is not None else _REQUIRED)
-        rule = f"a list of integers >= {minimum}" + ("" if allow_empty else " with at least one item")
+        kind = "distinct integers" if distinct else "integers"
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        rule = f"a list of {kind} {bounds}" + ("" if allow_empty else " with at least one item")
         if not isinstance(value, list) or (not value and not allow_empty):
             raise self.fail(key, rule, value)
-        if not all(_is_int(item) and item >= minimum for item in value):
+        if not all(_is_int(item) and item >= minimum and (maximum is None or item <= maximum) for item in value):
+            raise self.fail(key, rule, value)
+        if distinct and len(set(value)) != len(value):
             raise self.fail(key, rule, value)
         return tuple(value)
 
@@ -277,12 +294,19 @@ def train_params(raw: dict[str, Any]) -> TrainParams:
         max_epochs=section.integer("max_epochs", minimum=1),
         validation_split=section.number("validation_split", 0, 1, low_open=True, high_open=True),
         patience=section.integer("patience", minimum=0),
-        seeds=section.integers("seeds", minimum=0, allow_empty=False),
+        seeds=section.integers("seeds", minimum=0, maximum=MAX_SEED, allow_empty=False, distinct=True),
         track_every_batches=section.integer("track_every_batches", minimum=0),
         steps_per_execution=section.integer("steps_per_execution", minimum=1),
     )
     section.finish()
     return params
+
+
+def seed_argument(text: str) -> int:
+    """Parse a stage's --seed option, which DVC fills in from train.seeds."""
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > MAX_SEED:
+        raise ParamsError(f"--seed: expected an integer from 0 to {MAX_SEED}, got {text!r}; dvc repro fills it in from train.seeds in params.yaml")
+    return int(text)
 
 
 def variant_params(raw: dict[str, Any], name: str, *, check_activation: bool = True) -> Variant:
@@ -294,6 +318,10 @@ def variant_params(raw: dict[str, Any], name: str, *, check_activation: bool = T
     if name not in _Section(raw, "variants").values:
         known = ", ".join(sorted(raw["variants"]))
         raise ParamsError(f"params.yaml: variants.{name}: no such variant; known variants are {known}")
+    if not VARIANT_NAME.fullmatch(name):
+        raise ParamsError(
+            f"params.yaml: variants.{name}: invalid variant name; expected a letter followed by letters, digits, '_' or '-'"
+        )
     section = _Section(raw, f"variants.{name}")
     hidden = section.integers("hidden", minimum=1, allow_empty=False)
     dropout = section.values.get("dropout", [])

@@ -38,6 +38,8 @@ class RawDataset:
     def __post_init__(self) -> None:
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
             raise DataError(f"{self.source}: expected uint8 images of shape (n, height, width), got {self.images.dtype} {self.images.shape}")
+        if self.images.size == 0:
+            raise DataError(f"{self.source}: expected at least one image of at least one pixel, got shape {self.images.shape}")
         if self.labels.shape != (len(self.images),):
             raise DataError(f"{self.source}: {len(self.images)} images but labels of shape {self.labels.shape}")
         if self.is_test.shape != (len(self.images),) or self.is_test.dtype != bool:

@@ -222,6 +222,8 @@ def read_idx_set(paths: dict[str, Path], *, source: str, location: str | Path) -
             arrays[key] = check_labels(parse_idx(content, path, LABELS_MAGIC), path)
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.size == 0:
+            raise DataError(f"{paths[f'{part}_images']}: contains no image pixels (header sizes {images.shape})")
         if len(images) != len(labels):
             raise DataError(
                 f"{paths[f'{part}_images']}: {len(images)} images, but {paths[f'{part}_labels']} has {len(labels)} labels"
