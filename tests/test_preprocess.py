@@ -136,6 +136,16 @@ def test_features_flat_float32_in_unit_range(resize):
     assert features.max() == 1.0
 
 
+def test_enlarging_small_images_warns(caplog):
+    images = np.full((2, 8, 8), 128, dtype=np.uint8)
+
+    features = to_features(images, preprocess_params(resize="area"))
+
+    assert features.shape == (2, 400)
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == ["images of 8x8 are smaller than preprocess.size 20: area resampling enlarges them, adding no detail"]
+
+
 def test_live_pixels_excludes_constant_border():
     x_train = np.zeros((3, 4), dtype=np.float32)
     x_train[1, 2] = 0.5
@@ -214,6 +224,19 @@ def test_binary_set_takes_first_images_of_zero_and_one():
     assert binary.y_train.tolist() == [1, 0, 1, 0]
     assert binary.x_test[:, 0].tolist() == [0.0, 2.0, 3.0]
     assert binary.y_test.tolist() == [0, 1, 1]
+
+
+def test_binary_set_smaller_than_asked_warns(caplog):
+    binary = binary_subset(digits_split(), per_class=5)
+
+    # digits_split has four training images each of 0 and 1.
+    assert binary.y_train.tolist().count(0) == 4
+    assert binary.y_train.tolist().count(1) == 4
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [
+        f"binary set: preprocess.binary_per_class is 5, but the training set has only 4 images of digit {digit}; using 4"
+        for digit in (0, 1)
+    ]
 
 
 def test_binary_set_without_ones_rejected():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,8 @@ from scipy import sparse
 
 from glassbox.errors import DataError
 from glassbox.params import PreprocessParams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,6 +84,12 @@ def crop_border(images: np.ndarray, size: int) -> np.ndarray:
 
 def to_features(images: np.ndarray, params: PreprocessParams) -> np.ndarray:
     """Return (n, size*size) float32 features from uint8 images."""
+    height, width = images.shape[1:]
+    if params.resize == "area" and min(height, width) < params.size:
+        log.warning(
+            "images of %dx%d are smaller than preprocess.size %d: area resampling enlarges them, adding no detail",
+            height, width, params.size,
+        )
     if params.resize == "area":
         small = resize_area(images, params.size)
     else:
@@ -122,8 +131,14 @@ def binary_subset(data: Split, per_class: int) -> Split:
     train_index.sort()
     test_index = np.flatnonzero(data.y_test <= 1)
     for digit in (0, 1):
-        if not np.any(data.y_train[train_index] == digit):
+        available = int(np.sum(data.y_train[train_index] == digit))
+        if available == 0:
             raise DataError(f"binary set: no training images of digit {digit}")
+        if available < per_class:
+            log.warning(
+                "binary set: preprocess.binary_per_class is %d, but the training set has only %d images of digit %d; using %d",
+                per_class, available, digit, available,
+            )
     return Split(data.x_train[train_index], data.y_train[train_index], data.x_test[test_index], data.y_test[test_index])
 
 
