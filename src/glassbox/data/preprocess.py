@@ -84,13 +84,13 @@ def crop_border(images: np.ndarray, size: int) -> np.ndarray:
 
 def to_features(images: np.ndarray, params: PreprocessParams) -> np.ndarray:
     """Return (n, size*size) float32 features from uint8 images."""
-    height, width = images.shape[1:]
-    if params.resize == "area" and min(height, width) < params.size:
-        log.warning(
-            "images of %dx%d are smaller than preprocess.size %d: area resampling enlarges them, adding no detail",
-            height, width, params.size,
-        )
     if params.resize == "area":
+        height, width = images.shape[1:]
+        if min(height, width) < params.size:
+            log.warning(
+                "images of %dx%d are smaller than preprocess.size %d: area resampling enlarges them, adding no detail",
+                height, width, params.size,
+            )
         small = resize_area(images, params.size)
     else:
         small = crop_border(images, params.size)
