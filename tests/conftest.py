@@ -30,11 +30,16 @@ def copy_project(destination: Path) -> Path:
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / name, target)
-    git = ["git", "-c", "user.name=glassbox-tests", "-c", "user.email=tests@localhost"]
-    subprocess.run(git + ["init", "-q"], cwd=destination, check=True)
-    subprocess.run(git + ["add", "-A"], cwd=destination, check=True)
-    subprocess.run(git + ["commit", "-qm", "copy of the project under test"], cwd=destination, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    commit_all(destination, "copy of the project under test")
     return destination
+
+
+def commit_all(root: Path, message: str) -> None:
+    """Commit every change in ``root``, because DVC experiments and `mlflow run` start from a commit."""
+    git = ["git", "-c", "user.name=glassbox-tests", "-c", "user.email=tests@localhost"]
+    subprocess.run(git + ["add", "-A"], cwd=root, check=True, capture_output=True)
+    subprocess.run(git + ["commit", "-qm", message], cwd=root, check=True, capture_output=True)
 
 
 def set_params(root: Path, overrides: dict) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from statistics import mean
 
 import pytest
@@ -20,17 +19,13 @@ from mlflow import MlflowClient
 from glassbox.report import QUANTITIES
 
 from browser import chromium_or_skip, render
-from conftest import copy_project, dvc, set_params, stages_run
+from conftest import commit_all, copy_project, dvc, set_params, stages_run
 
 pytestmark = pytest.mark.e2e
 
 VARIANTS = ["baseline", "l1_dropout"]
 SEEDS = [0, 1]
 MODELS = [(variant, seed) for variant in VARIANTS for seed in SEEDS]
-
-
-def git(root, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=glassbox-tests", "-c", "user.email=tests@localhost", *args], cwd=root, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +40,7 @@ def experiment(tmp_path_factory):
         "variants": {name: all_variants[name] for name in VARIANTS},
     })
     dvc(root, "repro")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "ablation with seed 0")
+    commit_all(root, "ablation with seed 0")
 
     result = dvc(root, "exp", "run", "-S", "train.seeds=[0,1]")
 

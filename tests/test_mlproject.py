@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from conftest import copy_project, dvc, pipeline_env, set_params
+from conftest import commit_all, copy_project, dvc, pipeline_env, set_params
 
 pytestmark = pytest.mark.e2e
 
@@ -37,8 +37,7 @@ def project(tmp_path_factory):
     """The copy after `mlflow run` of the main entry point, then of the train entry point."""
     root = copy_project(tmp_path_factory.mktemp("mlproject"))
     set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
-    git = ["git", "-c", "user.name=glassbox-tests", "-c", "user.email=tests@localhost"]
-    subprocess.run(git + ["commit", "-qam", "one variant, one epoch"], cwd=root, check=True)
+    commit_all(root, "one variant, one epoch")
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
 
     mlflow_run(root)

@@ -15,7 +15,7 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from conftest import copy_project, dvc, set_params
+from conftest import commit_all, copy_project, dvc, set_params
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +43,7 @@ def queued(tmp_path_factory):
     """The copy after three queued experiments ran with two workers; returns it and the experiments by name."""
     root = copy_project(tmp_path_factory.mktemp("queue"))
     set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
-    git = ["git", "-c", "user.name=glassbox-tests", "-c", "user.email=tests@localhost"]
-    subprocess.run(git + ["commit", "-qam", "one variant, one epoch"], cwd=root, check=True)
+    commit_all(root, "one variant, one epoch")
     for rate in LEARNING_RATES:
         dvc(root, "exp", "run", "--queue", "-S", f"train.learning_rate={rate}")
 

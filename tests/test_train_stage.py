@@ -29,6 +29,7 @@ from glassbox import tracking
 from glassbox.data.processed import save_split
 from glassbox.model_files import load_model
 from glassbox.params import load_params, train_params, variant_params
+from conftest import commit_all
 from synthetic_data import binary_subset, learnable_split
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,10 +60,8 @@ def make_project(root: Path, **train_changes) -> Path:
     (root / "data" / "raw").mkdir(parents=True)
     (root / "data" / "raw" / "source.json").write_text(json.dumps(source))
 
-    git = ["git", "-c", "user.name=glassbox-tests", "-c", "user.email=tests@localhost"]
-    subprocess.run(git + ["init", "-q"], cwd=root, check=True)
-    subprocess.run(git + ["add", "-A"], cwd=root, check=True)
-    subprocess.run(git + ["commit", "-qm", "stage test project"], cwd=root, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    commit_all(root, "stage test project")
     return root
 
 
