@@ -82,6 +82,13 @@ def stages_run(output: str) -> set[str]:
 
 FAST_PARAMS = {"data.source": "embedded", "train.max_epochs": 2}
 
+# The smallest pipeline that still runs every stage: one variant for one epoch. The
+# dvc.yaml matrix gives every variant the same stages, so one variant covers them.
+ONE_VARIANT = {
+    "baseline": {"task": "digits", "hidden": [128, 64], "activation": "relu", "l1": 0.0, "dropout": [], "batch_norm": False},
+}
+SMALLEST_PARAMS = {"data.source": "embedded", "train.max_epochs": 1, "variants": ONE_VARIANT}
+
 
 @pytest.fixture(scope="session")
 def small_project(tmp_path_factory) -> Path:

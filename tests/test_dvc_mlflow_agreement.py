@@ -13,20 +13,15 @@ import shutil
 import pytest
 from mlflow import MlflowClient
 
-from conftest import copy_project, dvc, pipeline_env, set_params, stages_run
+from conftest import ONE_VARIANT, SMALLEST_PARAMS, copy_project, dvc, pipeline_env, set_params, stages_run
 
 pytestmark = pytest.mark.e2e
-
-# One variant keeps the test short; the matrix gives every variant the same train stage.
-VARIANTS = {
-    "baseline": {"task": "digits", "hidden": [128, 64], "activation": "relu", "l1": 0.0, "dropout": [], "batch_norm": False},
-}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("agreement"))
-    set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
+    set_params(root, SMALLEST_PARAMS)
     first = dvc(root, "repro")
     return root, first
 
@@ -46,7 +41,7 @@ def test_repro_prints_progress_per_epoch(project):
 
     # Keras writes "Epoch k/n" only when n > 1; with one epoch each stage writes one metrics line.
     epoch_lines = [line for line in first.stdout.splitlines() if re.match(r"\d+/\d+ - .* - val_loss: ", line)]
-    assert len(epoch_lines) == len(VARIANTS)
+    assert len(epoch_lines) == len(ONE_VARIANT)
     assert "INFO glassbox.stages.train: train@baseline-0: variant baseline, seed 0, embedded data" in first.stderr
     assert "Restoring model weights from the end of the best epoch: 1." in first.stdout
 
@@ -57,10 +52,10 @@ def test_deleting_store_reruns_every_logging_stage(project):
 
     result = dvc(root, "repro")
 
-    expected = {f"{stage}@{variant}-0" for stage in ("train", "interpret") for variant in VARIANTS} | {"compare"}
+    expected = {f"{stage}@{variant}-0" for stage in ("train", "interpret") for variant in ONE_VARIANT} | {"compare"}
     assert stages_run(result.stdout) == expected
     assert "is cached - skipping run" not in result.stdout
-    for variant in VARIANTS:
+    for variant in ONE_VARIANT:
         run = recorded_run(root, f"{variant}-seed0")
         assert run.info.status == "FINISHED", variant
         assert run.info.run_name == f"{variant}-seed0"

@@ -15,13 +15,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from conftest import commit_all, copy_project, dvc, pipeline_env, set_params
+from conftest import SMALLEST_PARAMS, commit_all, copy_project, dvc, pipeline_env, set_params
 
 pytestmark = pytest.mark.e2e
 
-VARIANTS = {
-    "baseline": {"task": "digits", "hidden": [128, 64], "activation": "relu", "l1": 0.0, "dropout": [], "batch_norm": False},
-}
 EXPERIMENT = "glassbox-ablation"
 
 
@@ -36,7 +33,7 @@ def mlflow_run(root, *args: str) -> subprocess.CompletedProcess:
 def project(tmp_path_factory):
     """The copy after `mlflow run` of the main entry point, then of the train entry point."""
     root = copy_project(tmp_path_factory.mktemp("mlproject"))
-    set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
+    set_params(root, SMALLEST_PARAMS)
     commit_all(root, "one variant, one epoch")
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
 

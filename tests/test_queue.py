@@ -15,13 +15,10 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from conftest import commit_all, copy_project, dvc, set_params
+from conftest import SMALLEST_PARAMS, commit_all, copy_project, dvc, set_params
 
 pytestmark = pytest.mark.e2e
 
-VARIANTS = {
-    "baseline": {"task": "digits", "hidden": [128, 64], "activation": "relu", "l1": 0.0, "dropout": [], "batch_norm": False},
-}
 LEARNING_RATES = ["0.01", "0.003", "0.0003"]
 QUEUE_TIMEOUT_S = 900
 
@@ -42,7 +39,7 @@ def queue_tasks(root) -> dict[str, str]:
 def queued(tmp_path_factory):
     """The copy after three queued experiments ran with two workers; returns it and the experiments by name."""
     root = copy_project(tmp_path_factory.mktemp("queue"))
-    set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
+    set_params(root, SMALLEST_PARAMS)
     commit_all(root, "one variant, one epoch")
     for rate in LEARNING_RATES:
         dvc(root, "exp", "run", "--queue", "-S", f"train.learning_rate={rate}")

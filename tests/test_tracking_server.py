@@ -16,14 +16,11 @@ import urllib.request
 
 import pytest
 
-from conftest import copy_project, dvc, pipeline_env, set_params, stages_run
+from conftest import SMALLEST_PARAMS, copy_project, dvc, pipeline_env, set_params, stages_run
 from mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.e2e
 
-VARIANTS = {
-    "baseline": {"task": "digits", "hidden": [128, 64], "activation": "relu", "l1": 0.0, "dropout": [], "batch_norm": False},
-}
 TRAIN_STAGE = "train@baseline-0"
 EPOCH_LINE = re.compile(r"\d+/\d+ - .* - val_loss: ")
 
@@ -32,7 +29,7 @@ EPOCH_LINE = re.compile(r"\d+/\d+ - .* - val_loss: ")
 def served(tmp_path_factory):
     """The copy after one dvc repro against a fresh server, with the server still running."""
     root = copy_project(tmp_path_factory.mktemp("served"))
-    set_params(root, {"data.source": "embedded", "train.max_epochs": 1, "variants": VARIANTS})
+    set_params(root, SMALLEST_PARAMS)
     server = MlflowServer(tmp_path_factory.mktemp("server")).start()
     env = {**pipeline_env(root), "MLFLOW_TRACKING_URI": server.url}
     try:
